@@ -1,0 +1,788 @@
+/*
+ * aur-render - render note events to 16-bit stereo PCM with FluidSynth.
+ *
+ * Time is music time (docs/note-format.md): an event at t seconds is
+ * handed to the synthesizer when exactly round(t * rate) frames have been
+ * rendered, so the output depends only on the events and never on when
+ * they arrived.  FluidSynth itself starts voices on its 64-frame block
+ * grid, which is deterministic too: the audible onset is at most 63
+ * frames (1.4 ms at 44.1 kHz) after the event's frame.
+ *
+ * The loop reads one event, renders up to its frame, applies it, and goes
+ * on.  `note` events schedule their release in a small heap of pending
+ * note-offs, which are applied in time order between input events.  Output
+ * goes out whenever the reader would block, so a live pipe hears each
+ * event as soon as it is read; nothing is held back to fill a block.
+ *
+ * At `end` (or the end of the input) every sounding note is released and
+ * the tail is rendered until the signal has stayed below -70 dBFS for
+ * half a second, or --tail seconds have passed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <glob.h>
+#include <math.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fluidsynth.h>
+#include <sndfile.h>
+
+#include "clock.h"
+#include "config.h"
+#include "err.h"
+#include "io.h"
+#include "note.h"
+#include "opt.h"
+
+#define BLOCK_FRAMES 1024               /* the most rendered in one call */
+#define OUT_BUF_FRAMES 16384            /* raw output buffered before a write */
+#define QUIET_LEVEL 10                  /* |sample| <= this is below -70 dBFS */
+#define QUIET_SECONDS 0.5
+#define PENDING_MAX 4096                /* sounding `note` events at once */
+
+static const char usage_text[] =
+	"usage: aur-render [options] [FILE...]\n"
+	"\n"
+	"Render note events (docs/note-format.md) from the FILEs in sequence, or\n"
+	"from standard input, to 16-bit stereo PCM: raw s16le on standard output,\n"
+	"or a WAV, FLAC or OGG file with -o (the format follows the extension).\n"
+	"\n"
+	"options:\n"
+	"  -o, --output FILE     write FILE (.wav, .flac, .ogg) instead of raw PCM\n"
+	"  -r, --rate HZ         sample rate, 8000..192000 (default 44100)\n"
+	"  -s, --soundfont FILE  SoundFont (.sf2) to use (see below)\n"
+	"  -p, --polyphony N     voices at once, 1..1024 (default 32)\n"
+	"  -g, --gain G          synthesizer gain, 0..10 (default 0.6)\n"
+	"      --piano PROGRAM   General MIDI program of channel 0 (default 0, piano)\n"
+	"      --pad PROGRAM     General MIDI program of channel 1 (default 89, warm pad)\n"
+	"      --no-reverb       turn the reverb off\n"
+	"  -t, --tail SECONDS    longest tail after the end, 0..600 (default 10)\n"
+	"  -q, --quiet           no progress on standard error\n"
+	"  -h, --help            show this help\n"
+	"  -V, --version         show the version\n"
+	"\n"
+	"SoundFont: --soundfont, else $AURALIS_SOUNDFONT, else the first\n"
+	"soundfonts/*.sf2 of the source tree, else /usr/share/sounds/sf2/FluidR3_GM.sf2,\n"
+	"else /usr/share/sounds/sf2/default-GM.sf2 ($AURALIS_SOUNDFONT_SEARCH, a\n"
+	"colon-separated list of files and globs, replaces those last three).\n"
+	"\n"
+	"exit status: 0 done (also when the reader of the output went away),\n"
+	"1 runtime failure, 2 usage, 3 bad note data (every bad line is reported),\n"
+	"4 cannot open an input, 5 no usable SoundFont, 130/143 interrupted.\n";
+
+struct options {
+	const char *output;
+	const char *soundfont;
+	long rate;
+	long polyphony;
+	double gain;
+	long piano, pad;
+	bool reverb;
+	double tail;
+	bool quiet;
+};
+
+/* A note-off scheduled by a `note` event. */
+struct pending_off {
+	int64_t frame;
+	uint64_t seq;           /* ties keep the order the notes were read in */
+	int channel, key;
+};
+
+struct renderer {
+	const struct options *opt;
+	fluid_synth_t *synth;
+	int64_t frame;          /* frames rendered so far */
+	int sounding[16][128];  /* how many notes hold each key */
+
+	struct pending_off heap[PENDING_MAX];
+	int heap_len;
+	uint64_t heap_seq;
+
+	float left[BLOCK_FRAMES], right[BLOCK_FRAMES];
+	int16_t out[OUT_BUF_FRAMES * 2];
+	size_t out_frames;      /* buffered for stdout */
+	SNDFILE *file;
+
+	int peak;               /* largest |sample| written */
+	uint64_t clipped;       /* samples that hit the int16 limits */
+	bool downstream_gone;   /* EPIPE on stdout */
+	bool failed;
+};
+
+static volatile sig_atomic_t stop_signal;
+
+static void
+on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+static noreturn void
+usage_error(void)
+{
+	fputs(usage_text, stderr);
+	exit(AUR_EXIT_USAGE);
+}
+
+/* FluidSynth's own messages, in our format; its chatter is dropped. */
+static void
+on_fluid_log(int level, const char *message, void *data)
+{
+	(void)data;
+	if (level <= FLUID_WARN)
+		warnf("fluidsynth: %s", message);
+}
+
+/* --- the pending note-offs: a binary min-heap on (frame, seq) --- */
+
+static bool
+off_before(const struct pending_off *a, const struct pending_off *b)
+{
+	return a->frame < b->frame || (a->frame == b->frame && a->seq < b->seq);
+}
+
+static int
+pending_push(struct renderer *r, int64_t frame, int channel, int key)
+{
+	int i;
+
+	if (r->heap_len == PENDING_MAX)
+		return -1;
+	i = r->heap_len++;
+	r->heap[i] = (struct pending_off){ frame, r->heap_seq++, channel, key };
+	while (i > 0 && off_before(&r->heap[i], &r->heap[(i - 1) / 2])) {
+		struct pending_off tmp = r->heap[i];
+
+		r->heap[i] = r->heap[(i - 1) / 2];
+		r->heap[(i - 1) / 2] = tmp;
+		i = (i - 1) / 2;
+	}
+	return 0;
+}
+
+static struct pending_off
+pending_pop(struct renderer *r)
+{
+	struct pending_off top = r->heap[0];
+	int i = 0;
+
+	r->heap[0] = r->heap[--r->heap_len];
+	for (;;) {
+		int l = 2 * i + 1, m = i;
+
+		if (l < r->heap_len && off_before(&r->heap[l], &r->heap[m]))
+			m = l;
+		if (l + 1 < r->heap_len && off_before(&r->heap[l + 1], &r->heap[m]))
+			m = l + 1;
+		if (m == i)
+			break;
+		struct pending_off tmp = r->heap[i];
+		r->heap[i] = r->heap[m];
+		r->heap[m] = tmp;
+		i = m;
+	}
+	return top;
+}
+
+/* --- output --- */
+
+static void
+flush_output(struct renderer *r)
+{
+	if (r->out_frames == 0 || r->file)
+		return;
+	if (!r->downstream_gone &&
+	    write_full(STDOUT_FILENO, r->out, r->out_frames * 2 * sizeof r->out[0]) < 0) {
+		if (errno == EPIPE) {
+			r->downstream_gone = true;
+		} else {
+			warnf("standard output:");
+			r->failed = true;
+		}
+	}
+	r->out_frames = 0;
+}
+
+static inline int16_t
+to_s16(struct renderer *r, float x)
+{
+	long v = lrintf(x * 32768.0f);
+
+	if (v > 32767 || v < -32768) {
+		r->clipped++;
+		v = v > 0 ? 32767 : -32768;
+	}
+	if (labs(v) > r->peak)
+		r->peak = (int)labs(v);
+	return (int16_t)v;
+}
+
+/* Converts the first n rendered frames to int16 and sends them on. */
+static void
+emit_frames(struct renderer *r, size_t n)
+{
+	int16_t block[BLOCK_FRAMES * 2];
+
+	for (size_t i = 0; i < n; i++) {
+		block[2 * i] = to_s16(r, r->left[i]);
+		block[2 * i + 1] = to_s16(r, r->right[i]);
+	}
+	if (r->file) {
+		if (sf_writef_short(r->file, block, (sf_count_t)n) != (sf_count_t)n) {
+			warnf("%s: %s", r->opt->output, sf_strerror(r->file));
+			r->failed = true;
+		}
+	} else {
+		memcpy(r->out + r->out_frames * 2, block, n * 2 * sizeof block[0]);
+		r->out_frames += n;
+		if (r->out_frames + BLOCK_FRAMES > OUT_BUF_FRAMES)
+			flush_output(r);
+	}
+}
+
+/* Renders n <= BLOCK_FRAMES frames into left/right. */
+static void
+synth_block(struct renderer *r, size_t n)
+{
+	if (fluid_synth_write_float(r->synth, (int)n, r->left, 0, 1, r->right, 0, 1) != FLUID_OK) {
+		warnf("fluidsynth failed to render");
+		memset(r->left, 0, sizeof r->left);
+		memset(r->right, 0, sizeof r->right);
+		r->failed = true;
+	}
+}
+
+static bool
+stopping(const struct renderer *r)
+{
+	return stop_signal || r->downstream_gone || r->failed;
+}
+
+/* Renders up to (not including) frame `to`. */
+static void
+render_to(struct renderer *r, int64_t to)
+{
+	while (r->frame < to && !stopping(r)) {
+		size_t n = (size_t)(to - r->frame < BLOCK_FRAMES ? to - r->frame : BLOCK_FRAMES);
+
+		synth_block(r, n);
+		emit_frames(r, n);
+		r->frame += (int64_t)n;
+	}
+}
+
+static void
+key_release(struct renderer *r, int channel, int key)
+{
+	if (r->sounding[channel][key] > 0 && --r->sounding[channel][key] > 0)
+		return;
+	fluid_synth_noteoff(r->synth, channel, key);
+}
+
+/* Renders up to frame `to`, applying every pending note-off due by then. */
+static void
+advance_to(struct renderer *r, int64_t to)
+{
+	while (r->heap_len > 0 && r->heap[0].frame <= to && !stopping(r)) {
+		struct pending_off off = pending_pop(r);
+
+		render_to(r, off.frame);
+		key_release(r, off.channel, off.key);
+	}
+	render_to(r, to);
+}
+
+/* Releases every sounding note now. */
+static void
+release_all(struct renderer *r)
+{
+	r->heap_len = 0;
+	for (int ch = 0; ch < 16; ch++) {
+		for (int key = 0; key < 128; key++) {
+			if (r->sounding[ch][key] > 0) {
+				r->sounding[ch][key] = 0;
+				fluid_synth_noteoff(r->synth, ch, key);
+			}
+		}
+	}
+}
+
+/*
+ * Renders the release and reverb tail: until the output has stayed below
+ * -70 dBFS for QUIET_SECONDS, or the --tail limit.
+ */
+static void
+render_tail(struct renderer *r)
+{
+	int64_t quiet_needed = (int64_t)llround(QUIET_SECONDS * (double)r->opt->rate);
+	int64_t limit = r->frame + (int64_t)llround(r->opt->tail * (double)r->opt->rate);
+	int64_t quiet = 0;
+
+	while (r->frame < limit && quiet < quiet_needed && !stopping(r)) {
+		int64_t left = limit - r->frame;
+		size_t n = (size_t)(left < BLOCK_FRAMES ? left : BLOCK_FRAMES);
+		size_t keep = n;
+
+		synth_block(r, n);
+		/* Cut the block where the quiet stretch is complete. */
+		for (size_t i = 0; i < n; i++) {
+			if (fabsf(r->left[i]) * 32768.0f > QUIET_LEVEL + 0.5f ||
+			    fabsf(r->right[i]) * 32768.0f > QUIET_LEVEL + 0.5f) {
+				quiet = 0;
+			} else if (++quiet >= quiet_needed) {
+				keep = i + 1;
+				break;
+			}
+		}
+		emit_frames(r, keep);
+		r->frame += (int64_t)keep;
+	}
+}
+
+/* --- events --- */
+
+static int64_t
+frame_at(const struct renderer *r, double t)
+{
+	return (int64_t)llround(t * (double)r->opt->rate);
+}
+
+static int
+set_program(struct renderer *r, int channel, int bank, int program)
+{
+	if (fluid_synth_bank_select(r->synth, channel, bank) != FLUID_OK ||
+	    fluid_synth_program_change(r->synth, channel, program) != FLUID_OK)
+		return -1;
+	return 0;
+}
+
+/*
+ * Applies one event at time t (already offset).  Returns 0, or -1 with a
+ * message in err for an event the synthesizer cannot play.
+ */
+static int
+apply_event(struct renderer *r, const struct note_event *ev, double t, char *err, size_t errlen)
+{
+	advance_to(r, frame_at(r, t));
+	if (stopping(r))
+		return 0;
+	switch (ev->type) {
+	case NOTE_PROGRAM:
+		if (set_program(r, ev->channel, ev->b, ev->a) < 0) {
+			snprintf(err, errlen, "the SoundFont has no program %d in bank %d", ev->a, ev->b);
+			return -1;
+		}
+		break;
+	case NOTE_NOTE:
+		if (ev->b == 0)         /* a silent note: nothing sounds, nothing ends */
+			break;
+		if (pending_push(r, frame_at(r, t + ev->duration), ev->channel, ev->a) < 0) {
+			snprintf(err, errlen, "more than %d notes sounding at once", PENDING_MAX);
+			return -1;
+		}
+		/* fall through */
+	case NOTE_ON:
+		if (ev->b == 0) {       /* MIDI's velocity 0: a note-off */
+			key_release(r, ev->channel, ev->a);
+			break;
+		}
+		r->sounding[ev->channel][ev->a]++;
+		fluid_synth_noteon(r->synth, ev->channel, ev->a, ev->b);
+		break;
+	case NOTE_OFF:
+		key_release(r, ev->channel, ev->a);
+		break;
+	case NOTE_CC:
+		fluid_synth_cc(r->synth, ev->channel, ev->a, ev->b);
+		break;
+	case NOTE_TICK:
+		break;
+	case NOTE_END:
+		release_all(r);
+		break;
+	}
+	return 0;
+}
+
+/* --- progress --- */
+
+struct progress {
+	bool on;
+	off_t total;            /* bytes of the inputs, when known */
+	int64_t started_ns, last_ns;
+};
+
+static void
+progress_show(struct progress *p, const struct renderer *r, unsigned long long done, bool final)
+{
+	int64_t now = clock_now_ns();
+	double music, wall;
+	char line[128];
+	int n;
+
+	if (!p->on || (!final && now - p->last_ns < 250000000))
+		return;
+	p->last_ns = now;
+	music = (double)r->frame / (double)r->opt->rate;
+	wall = (double)(now - p->started_ns) / 1e9;
+	if (p->total > 0 && !final)
+		n = snprintf(line, sizeof line, "\r%s: %3.0f %%  %.1f s of music  %.1fx real time ",
+		    err_prog(), 100.0 * (double)done / (double)p->total, music, wall > 0 ? music / wall : 0);
+	else
+		n = snprintf(line, sizeof line, "\r%s: %.1f s of music  %.1fx real time%s",
+		    err_prog(), music, wall > 0 ? music / wall : 0, final ? "      \n" : " ");
+	if (n > 0)
+		(void)!write(STDERR_FILENO, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+}
+
+/* --- setup --- */
+
+static bool
+readable(const char *path)
+{
+	return access(path, R_OK) == 0;
+}
+
+/*
+ * Finds the SoundFont as the help text says.  Returns a malloc'd path, or
+ * NULL after listing every place searched.
+ */
+static char *
+find_soundfont(const char *given)
+{
+	static const char default_search[] =
+		AURALIS_SOURCE_ROOT "/soundfonts/*.sf2:"
+		"/usr/share/sounds/sf2/FluidR3_GM.sf2:"
+		"/usr/share/sounds/sf2/default-GM.sf2";
+	const char *env = getenv("AURALIS_SOUNDFONT");
+	const char *search = getenv("AURALIS_SOUNDFONT_SEARCH");
+	char *list, *save = NULL, *found = NULL;
+
+	if (given)
+		return readable(given) ? strdup(given) : NULL;
+	if (env && *env)
+		return readable(env) ? strdup(env) : NULL;
+	if (!search || !*search)
+		search = default_search;
+	list = strdup(search);
+	if (!list)
+		return NULL;
+	for (char *pat = strtok_r(list, ":", &save); pat && !found; pat = strtok_r(NULL, ":", &save)) {
+		glob_t g;
+
+		if (glob(pat, 0, NULL, &g) == 0) {
+			for (size_t i = 0; i < g.gl_pathc && !found; i++)
+				if (readable(g.gl_pathv[i]))
+					found = strdup(g.gl_pathv[i]);
+			globfree(&g);
+		}
+	}
+	if (!found) {
+		warnf("no SoundFont found; looked at:");
+		strcpy(list, search);
+		for (char *pat = strtok_r(list, ":", &save); pat; pat = strtok_r(NULL, ":", &save))
+			fprintf(stderr, "  %s\n", pat);
+		fprintf(stderr, "  (and --soundfont and $AURALIS_SOUNDFONT, both unset)\n"
+		    "Install one with: apt-get install fluid-soundfont-gm\n"
+		    "or name one with --soundfont FILE.\n");
+	}
+	free(list);
+	return found;
+}
+
+static fluid_synth_t *
+synth_new(const struct options *opt, fluid_settings_t **settings_out, const char *soundfont)
+{
+	fluid_settings_t *s = new_fluid_settings();
+	fluid_synth_t *synth;
+
+	if (!s)
+		return NULL;
+	fluid_settings_setnum(s, "synth.sample-rate", (double)opt->rate);
+	fluid_settings_setint(s, "synth.polyphony", (int)opt->polyphony);
+	fluid_settings_setnum(s, "synth.gain", opt->gain);
+	fluid_settings_setint(s, "synth.threadsafe-api", 0);
+	fluid_settings_setint(s, "synth.cpu-cores", 1);
+	fluid_settings_setint(s, "synth.chorus.active", 0);
+	fluid_settings_setint(s, "synth.reverb.active", opt->reverb);
+	/* A large, fairly bright room: a tail of about three seconds. */
+	fluid_settings_setnum(s, "synth.reverb.room-size", 0.85);
+	fluid_settings_setnum(s, "synth.reverb.damp", 0.35);
+	fluid_settings_setnum(s, "synth.reverb.width", 1.0);
+	fluid_settings_setnum(s, "synth.reverb.level", 0.9);
+	/* Only the selected presets' samples are loaded, not the whole font. */
+	fluid_settings_setint(s, "synth.dynamic-sample-loading", 1);
+	fluid_settings_setint(s, "synth.lock-memory", 0);
+	synth = new_fluid_synth(s);
+	if (!synth) {
+		delete_fluid_settings(s);
+		return NULL;
+	}
+	if (fluid_synth_sfload(synth, soundfont, 1) == FLUID_FAILED) {
+		delete_fluid_synth(synth);
+		delete_fluid_settings(s);
+		warnf("%s: not a usable SoundFont", soundfont);
+		exit(AUR_EXIT_NOSOUNDFONT);
+	}
+	*settings_out = s;
+	return synth;
+}
+
+static int
+open_output(struct renderer *r, const char *path, long rate)
+{
+	static const struct { const char *ext; int format; } formats[] = {
+		{ ".wav", SF_FORMAT_WAV | SF_FORMAT_PCM_16 },
+		{ ".flac", SF_FORMAT_FLAC | SF_FORMAT_PCM_16 },
+		{ ".ogg", SF_FORMAT_OGG | SF_FORMAT_VORBIS },
+		{ ".oga", SF_FORMAT_OGG | SF_FORMAT_VORBIS },
+	};
+	const char *dot = strrchr(path, '.');
+	SF_INFO info = { .samplerate = (int)rate, .channels = 2 };
+
+	for (size_t i = 0; dot && i < sizeof formats / sizeof formats[0]; i++)
+		if (!strcasecmp(dot, formats[i].ext))
+			info.format = formats[i].format;
+	if (!info.format) {
+		warnf("-o %s: expected a .wav, .flac or .ogg file name", path);
+		return -1;
+	}
+	r->file = sf_open(path, SFM_WRITE, &info);
+	if (!r->file) {
+		warnf("%s: %s", path, sf_strerror(NULL));
+		return -1;
+	}
+	return 0;
+}
+
+static void
+parse_options(int argc, char **argv, struct options *opt)
+{
+	enum { OPT_PIANO = 256, OPT_PAD, OPT_NO_REVERB };
+	static const struct option longopts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "rate", required_argument, NULL, 'r' },
+		{ "soundfont", required_argument, NULL, 's' },
+		{ "polyphony", required_argument, NULL, 'p' },
+		{ "gain", required_argument, NULL, 'g' },
+		{ "piano", required_argument, NULL, OPT_PIANO },
+		{ "pad", required_argument, NULL, OPT_PAD },
+		{ "no-reverb", no_argument, NULL, OPT_NO_REVERB },
+		{ "tail", required_argument, NULL, 't' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 },
+	};
+	int c;
+
+	*opt = (struct options){
+		.rate = 44100, .polyphony = 32, .gain = 0.6, .piano = 0, .pad = 89,
+		.reverb = true, .tail = 10,
+	};
+	while ((c = getopt_long(argc, argv, "o:r:s:p:g:t:qhV", longopts, NULL)) != -1) {
+		int bad = 0;
+
+		switch (c) {
+		case 'o': opt->output = optarg; break;
+		case 's': opt->soundfont = optarg; break;
+		case 'r': bad = opt_long("--rate", optarg, 8000, 192000, &opt->rate); break;
+		case 'p': bad = opt_long("--polyphony", optarg, 1, 1024, &opt->polyphony); break;
+		case 'g': bad = opt_double("--gain", optarg, 0, 10, &opt->gain); break;
+		case 't': bad = opt_double("--tail", optarg, 0, 600, &opt->tail); break;
+		case OPT_PIANO: bad = opt_long("--piano", optarg, 0, 127, &opt->piano); break;
+		case OPT_PAD: bad = opt_long("--pad", optarg, 0, 127, &opt->pad); break;
+		case OPT_NO_REVERB: opt->reverb = false; break;
+		case 'q': opt->quiet = true; break;
+		case 'h': fputs(usage_text, stdout); exit(AUR_EXIT_OK);
+		case 'V': printf("aur-render %s\n", AURALIS_VERSION); exit(AUR_EXIT_OK);
+		default: usage_error();
+		}
+		if (bad)
+			usage_error();
+	}
+	if (opt->output && !strcmp(opt->output, "-"))
+		opt->output = NULL;
+}
+
+/*
+ * Renders every event of one input; returns the input's length in music
+ * time (its `end`, or its last event or note end), and counts bad lines.
+ */
+static double
+render_input(struct renderer *r, struct note_reader *in, double offset, unsigned long *bad,
+    struct progress *prog, unsigned long long done_before)
+{
+	struct note_event ev;
+	double length = 0;
+	char err[256];
+	int rc;
+
+	while (!stopping(r)) {
+		if (!note_reader_ready(in))
+			flush_output(r);        /* about to wait: send what we have */
+		rc = note_reader_next(in, &ev);
+		if (rc == 0)
+			break;
+		if (rc == -2) {
+			if (errno == EINTR)
+				continue;
+			warnf("%s:", note_reader_name(in));
+			r->failed = true;
+			break;
+		}
+		if (rc < 0) {
+			warn_at(note_reader_name(in), note_reader_line(in), "%s", note_reader_error(in));
+			(*bad)++;
+			continue;
+		}
+		if (apply_event(r, &ev, offset + ev.t, err, sizeof err) < 0) {
+			warn_at(note_reader_name(in), note_reader_line(in), "%s", err);
+			(*bad)++;
+		}
+		if (ev.t > length)
+			length = ev.t;
+		if (ev.type == NOTE_NOTE && ev.t + ev.duration > length)
+			length = ev.t + ev.duration;
+		if (ev.type == NOTE_END)
+			length = ev.t;
+		progress_show(prog, r, done_before + note_reader_offset(in), false);
+	}
+	return length;
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct renderer r;       /* large buffers: not on the stack */
+	struct options opt;
+	fluid_settings_t *settings = NULL;
+	struct progress prog = { 0 };
+	struct sigaction sa = { .sa_handler = on_signal };
+	unsigned long bad = 0;
+	unsigned long long done = 0;
+	double offset = 0;
+	char *soundfont;
+	int nfiles, status, input_status = 0;
+
+	err_init(argv[0]);
+	parse_options(argc, argv, &opt);
+	nfiles = argc - optind;
+	if (!opt.output && isatty(STDOUT_FILENO)) {
+		warnf("will not write raw audio to a terminal; use -o FILE or a pipe");
+		usage_error();
+	}
+	/* Open every input first, so a missing file costs no rendering. */
+	for (int i = optind; i < argc; i++) {
+		if (strcmp(argv[i], "-") != 0 && access(argv[i], R_OK) != 0) {
+			warnf("%s:", argv[i]);
+			return AUR_EXIT_NOINPUT;
+		}
+	}
+
+	fluid_set_log_function(FLUID_PANIC, on_fluid_log, NULL);
+	fluid_set_log_function(FLUID_ERR, on_fluid_log, NULL);
+	fluid_set_log_function(FLUID_WARN, on_fluid_log, NULL);
+	fluid_set_log_function(FLUID_INFO, on_fluid_log, NULL);
+	fluid_set_log_function(FLUID_DBG, on_fluid_log, NULL);
+	soundfont = find_soundfont(opt.soundfont);
+	if (!soundfont) {
+		if (opt.soundfont || getenv("AURALIS_SOUNDFONT"))
+			warnf("%s:", opt.soundfont ? opt.soundfont : getenv("AURALIS_SOUNDFONT"));
+		return AUR_EXIT_NOSOUNDFONT;
+	}
+	r.opt = &opt;
+	r.synth = synth_new(&opt, &settings, soundfont);
+	if (!r.synth) {
+		warnf("cannot start the synthesizer");
+		return AUR_EXIT_FAILURE;
+	}
+	/* The Auralis defaults: a piano over a pad, both with a generous reverb send. */
+	if (set_program(&r, 0, 0, (int)opt.piano) < 0 || set_program(&r, 1, 0, (int)opt.pad) < 0)
+		warnf("%s: lacks the default programs %ld and %ld", soundfont, opt.piano, opt.pad);
+	for (int ch = 0; ch < 16; ch++)
+		fluid_synth_cc(r.synth, ch, 91, 100);
+
+	io_ignore_sigpipe();
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	if (opt.output && open_output(&r, opt.output, opt.rate) < 0)
+		return AUR_EXIT_FAILURE;
+
+	prog.on = opt.output && !opt.quiet && isatty(STDERR_FILENO);
+	prog.started_ns = clock_now_ns();
+	for (int i = optind; i < argc; i++) {
+		struct stat st;
+
+		if (strcmp(argv[i], "-") != 0 && stat(argv[i], &st) == 0)
+			prog.total += st.st_size;
+	}
+
+	for (int i = 0; i < (nfiles ? nfiles : 1) && !stopping(&r) && !input_status; i++) {
+		const char *name = nfiles ? argv[optind + i] : "-";
+		bool is_stdin = !strcmp(name, "-");
+		int fd = is_stdin ? STDIN_FILENO : open(name, O_RDONLY | O_CLOEXEC);
+		struct note_reader *in;
+
+		if (fd < 0) {
+			warnf("%s:", name);
+			input_status = AUR_EXIT_NOINPUT;
+			break;
+		}
+		in = note_reader_new(fd, name);
+		if (!in)
+			dief(AUR_EXIT_FAILURE, "out of memory");
+		offset += render_input(&r, in, offset, &bad, &prog, done);
+		done += note_reader_offset(in);
+		note_reader_free(in);
+		if (!is_stdin)
+			close(fd);
+		/* Notes still sounding at the end of one input go on into the next. */
+	}
+	if (!stopping(&r)) {
+		while (r.heap_len && !stopping(&r))
+			advance_to(&r, r.heap[0].frame);
+		release_all(&r);
+		render_tail(&r);
+	}
+	flush_output(&r);
+	progress_show(&prog, &r, done, true);
+
+	if (r.file && sf_close(r.file) != 0) {
+		warnf("%s: cannot finish the file", opt.output);
+		r.failed = true;
+	}
+	if (r.clipped)
+		warnf("%llu samples clipped (peak %.1f dBFS); lower --gain",
+		    (unsigned long long)r.clipped, 20 * log10((double)r.peak / 32768.0));
+	if (getenv("AURALIS_RENDER_REPORT"))
+		warnf("peak %.2f dBFS, %lld frames", r.peak ? 20 * log10((double)r.peak / 32768.0) : -INFINITY,
+		    (long long)r.frame);
+	delete_fluid_synth(r.synth);
+	delete_fluid_settings(settings);
+	free(soundfont);
+
+	if (stop_signal)
+		status = 128 + stop_signal;
+	else if (input_status)
+		status = input_status;
+	else if (r.failed && !r.downstream_gone)
+		status = AUR_EXIT_FAILURE;
+	else if (bad)
+		status = AUR_EXIT_DATA;
+	else
+		status = AUR_EXIT_OK;
+	if (bad && !stop_signal)
+		warnf("%lu bad line%s", bad, bad == 1 ? "" : "s");
+	return status;
+}

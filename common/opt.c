@@ -1,0 +1,90 @@
+#include "opt.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+
+int
+parse_decimal(const char *s, double *out)
+{
+	double ip = 0, scale = 1;
+	int digits = 0, seen_dot = 0, significant = 0;
+
+	if (*s == '+')
+		s++;
+	for (; *s; s++) {
+		if (*s == '.') {
+			if (seen_dot)
+				return -1;
+			seen_dot = 1;
+			continue;
+		}
+		if (*s < '0' || *s > '9')
+			return -1;
+		if (significant || *s != '0')
+			significant++;
+		if (significant > 15)
+			return -1;
+		digits++;
+		ip = ip * 10 + (*s - '0');
+		if (seen_dot)
+			scale *= 10;
+	}
+	if (!digits)
+		return -1;
+	*out = ip / scale;
+	return 0;
+}
+
+int
+opt_long(const char *name, const char *arg, long lo, long hi, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (!*arg || *end || errno || v < lo || v > hi) {
+		warnf("%s: expected %ld..%ld, not '%s'", name, lo, hi, arg);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+int
+opt_double(const char *name, const char *arg, double lo, double hi, double *out)
+{
+	double v;
+	const char *p = arg;
+	int neg = 0;
+
+	if (*p == '-') {
+		neg = 1;
+		p++;
+	}
+	if (parse_decimal(p, &v) < 0 || (neg ? -v : v) < lo || (neg ? -v : v) > hi) {
+		warnf("%s: expected %g..%g, not '%s'", name, lo, hi, arg);
+		return -1;
+	}
+	*out = neg ? -v : v;
+	return 0;
+}
+
+int
+opt_u64(const char *name, const char *arg, unsigned long long *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (!*arg || *end || errno || strchr(arg, '-')) {
+		warnf("%s: expected 0..18446744073709551615, not '%s'", name, arg);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}

@@ -1,0 +1,42 @@
+# scripts/setup.sh - shared by scripts/run and scripts/test: install what is
+# missing from Debian's packages, then build into build/.  Sourced, not run.
+
+AURALIS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+# Debian packages the build and the server need.
+AURALIS_PACKAGES_RUN="build-essential pkg-config meson ninja-build libfluidsynth-dev libsndfile1-dev
+libjansson-dev libmicrohttpd-dev fluid-soundfont-gm websocketd"
+# What the test suites need on top.
+AURALIS_PACKAGES_TEST="bats jq sox libsox-fmt-all timgm6mb-soundfont fluidsynth curl nodejs npm"
+
+# install_missing PACKAGE... - apt-get installs whichever are not installed.
+# As root it installs them; otherwise it prints the command and exits 1.
+install_missing() {
+	local missing=() p
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+			missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "auralis: missing Debian packages; install them with:" >&2
+		echo "  sudo apt-get install -y ${missing[*]}" >&2
+		exit 1
+	fi
+	echo "auralis: installing ${missing[*]}" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get install -y -q "${missing[@]}" >&2 ||
+		{ apt-get update -q >&2 && apt-get install -y -q "${missing[@]}" >&2; } ||
+		{ echo "auralis: apt-get install failed" >&2; exit 1; }
+}
+
+# build [MESON_OPTION...] - configures build/ (once) and builds it.
+build() {
+	local dir=${AURALIS_BUILD:-$AURALIS_ROOT/build}
+	if [ ! -f "$dir/build.ninja" ]; then
+		meson setup "$dir" "$AURALIS_ROOT" "$@" >&2 || exit 1
+	elif [ $# -gt 0 ]; then
+		meson configure "$dir" "$@" >&2 || exit 1
+	fi
+	ninja -C "$dir" >&2 || exit 1
+}
