@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -41,12 +42,12 @@
 #include "io.h"
 #include "note.h"
 #include "opt.h"
+#include "schedule.h"
 
 #define BLOCK_FRAMES 1024               /* the most rendered in one call */
 #define OUT_BUF_FRAMES 16384            /* raw output buffered before a write */
 #define QUIET_LEVEL 10                  /* |sample| <= this is below -70 dBFS */
 #define QUIET_SECONDS 0.5
-#define PENDING_MAX 4096                /* sounding `note` events at once */
 
 static const char usage_text[] =
 	"usage: aur-render [options] [FILE...]\n"
@@ -60,7 +61,7 @@ static const char usage_text[] =
 	"  -r, --rate HZ         sample rate, 8000..192000 (default 44100)\n"
 	"  -s, --soundfont FILE  SoundFont (.sf2) to use (see below)\n"
 	"  -p, --polyphony N     voices at once, 1..1024 (default 32)\n"
-	"  -g, --gain G          synthesizer gain, 0..10 (default 0.6)\n"
+	"  -g, --gain G          synthesizer gain, 0..10 (default 1.5)\n"
 	"      --piano PROGRAM   General MIDI program of channel 0 (default 0, piano)\n"
 	"      --pad PROGRAM     General MIDI program of channel 1 (default 89, warm pad)\n"
 	"      --no-reverb       turn the reverb off\n"
@@ -90,22 +91,13 @@ struct options {
 	bool quiet;
 };
 
-/* A note-off scheduled by a `note` event. */
-struct pending_off {
-	int64_t frame;
-	uint64_t seq;           /* ties keep the order the notes were read in */
-	int channel, key;
-};
-
 struct renderer {
 	const struct options *opt;
 	fluid_synth_t *synth;
 	int64_t frame;          /* frames rendered so far */
 	int sounding[16][128];  /* how many notes hold each key */
 
-	struct pending_off heap[PENDING_MAX];
-	int heap_len;
-	uint64_t heap_seq;
+	struct note_queue offs; /* note-offs scheduled by `note` events */
 
 	float left[BLOCK_FRAMES], right[BLOCK_FRAMES];
 	int16_t out[OUT_BUF_FRAMES * 2];
@@ -140,57 +132,6 @@ on_fluid_log(int level, const char *message, void *data)
 	(void)data;
 	if (level <= FLUID_WARN)
 		warnf("fluidsynth: %s", message);
-}
-
-/* --- the pending note-offs: a binary min-heap on (frame, seq) --- */
-
-static bool
-off_before(const struct pending_off *a, const struct pending_off *b)
-{
-	return a->frame < b->frame || (a->frame == b->frame && a->seq < b->seq);
-}
-
-static int
-pending_push(struct renderer *r, int64_t frame, int channel, int key)
-{
-	int i;
-
-	if (r->heap_len == PENDING_MAX)
-		return -1;
-	i = r->heap_len++;
-	r->heap[i] = (struct pending_off){ frame, r->heap_seq++, channel, key };
-	while (i > 0 && off_before(&r->heap[i], &r->heap[(i - 1) / 2])) {
-		struct pending_off tmp = r->heap[i];
-
-		r->heap[i] = r->heap[(i - 1) / 2];
-		r->heap[(i - 1) / 2] = tmp;
-		i = (i - 1) / 2;
-	}
-	return 0;
-}
-
-static struct pending_off
-pending_pop(struct renderer *r)
-{
-	struct pending_off top = r->heap[0];
-	int i = 0;
-
-	r->heap[0] = r->heap[--r->heap_len];
-	for (;;) {
-		int l = 2 * i + 1, m = i;
-
-		if (l < r->heap_len && off_before(&r->heap[l], &r->heap[m]))
-			m = l;
-		if (l + 1 < r->heap_len && off_before(&r->heap[l + 1], &r->heap[m]))
-			m = l + 1;
-		if (m == i)
-			break;
-		struct pending_off tmp = r->heap[i];
-		r->heap[i] = r->heap[m];
-		r->heap[m] = tmp;
-		i = m;
-	}
-	return top;
 }
 
 /* --- output --- */
@@ -292,8 +233,8 @@ key_release(struct renderer *r, int channel, int key)
 static void
 advance_to(struct renderer *r, int64_t to)
 {
-	while (r->heap_len > 0 && r->heap[0].frame <= to && !stopping(r)) {
-		struct pending_off off = pending_pop(r);
+	while (r->offs.len > 0 && note_queue_peek(&r->offs)->frame <= to && !stopping(r)) {
+		struct note_off off = note_queue_pop(&r->offs);
 
 		render_to(r, off.frame);
 		key_release(r, off.channel, off.key);
@@ -305,7 +246,7 @@ advance_to(struct renderer *r, int64_t to)
 static void
 release_all(struct renderer *r)
 {
-	r->heap_len = 0;
+	r->offs.len = 0;
 	for (int ch = 0; ch < 16; ch++) {
 		for (int key = 0; key < 128; key++) {
 			if (r->sounding[ch][key] > 0) {
@@ -353,7 +294,7 @@ render_tail(struct renderer *r)
 static int64_t
 frame_at(const struct renderer *r, double t)
 {
-	return (int64_t)llround(t * (double)r->opt->rate);
+	return schedule_frame(t, r->opt->rate);
 }
 
 static int
@@ -385,8 +326,8 @@ apply_event(struct renderer *r, const struct note_event *ev, double t, char *err
 	case NOTE_NOTE:
 		if (ev->b == 0)         /* a silent note: nothing sounds, nothing ends */
 			break;
-		if (pending_push(r, frame_at(r, t + ev->duration), ev->channel, ev->a) < 0) {
-			snprintf(err, errlen, "more than %d notes sounding at once", PENDING_MAX);
+		if (note_queue_push(&r->offs, frame_at(r, t + ev->duration), ev->channel, ev->a) < 0) {
+			snprintf(err, errlen, "more than %d notes sounding at once", NOTE_QUEUE_MAX);
 			return -1;
 		}
 		/* fall through */
@@ -487,7 +428,7 @@ find_soundfont(const char *given)
 		}
 	}
 	if (!found) {
-		warnf("no SoundFont found; looked at:");
+		warnf("no SoundFont found; searched, in order");
 		strcpy(list, search);
 		for (char *pat = strtok_r(list, ":", &save); pat; pat = strtok_r(NULL, ":", &save))
 			fprintf(stderr, "  %s\n", pat);
@@ -537,8 +478,9 @@ synth_new(const struct options *opt, fluid_settings_t **settings_out, const char
 	return synth;
 }
 
+/* The libsndfile format for an output file name, or 0. */
 static int
-open_output(struct renderer *r, const char *path, long rate)
+output_format(const char *path)
 {
 	static const struct { const char *ext; int format; } formats[] = {
 		{ ".wav", SF_FORMAT_WAV | SF_FORMAT_PCM_16 },
@@ -547,15 +489,18 @@ open_output(struct renderer *r, const char *path, long rate)
 		{ ".oga", SF_FORMAT_OGG | SF_FORMAT_VORBIS },
 	};
 	const char *dot = strrchr(path, '.');
-	SF_INFO info = { .samplerate = (int)rate, .channels = 2 };
 
 	for (size_t i = 0; dot && i < sizeof formats / sizeof formats[0]; i++)
 		if (!strcasecmp(dot, formats[i].ext))
-			info.format = formats[i].format;
-	if (!info.format) {
-		warnf("-o %s: expected a .wav, .flac or .ogg file name", path);
-		return -1;
-	}
+			return formats[i].format;
+	return 0;
+}
+
+static int
+open_output(struct renderer *r, const char *path, long rate)
+{
+	SF_INFO info = { .samplerate = (int)rate, .channels = 2, .format = output_format(path) };
+
 	r->file = sf_open(path, SFM_WRITE, &info);
 	if (!r->file) {
 		warnf("%s: %s", path, sf_strerror(NULL));
@@ -586,7 +531,7 @@ parse_options(int argc, char **argv, struct options *opt)
 	int c;
 
 	*opt = (struct options){
-		.rate = 44100, .polyphony = 32, .gain = 0.6, .piano = 0, .pad = 89,
+		.rate = 44100, .polyphony = 32, .gain = 1.5, .piano = 0, .pad = 89,
 		.reverb = true, .tail = 10,
 	};
 	while ((c = getopt_long(argc, argv, "o:r:s:p:g:t:qhV", longopts, NULL)) != -1) {
@@ -612,6 +557,10 @@ parse_options(int argc, char **argv, struct options *opt)
 	}
 	if (opt->output && !strcmp(opt->output, "-"))
 		opt->output = NULL;
+	if (opt->output && !output_format(opt->output)) {
+		warnf("--output: expected a .wav, .flac or .ogg file name, not '%s'", opt->output);
+		usage_error();
+	}
 }
 
 /*
@@ -750,8 +699,8 @@ main(int argc, char **argv)
 		/* Notes still sounding at the end of one input go on into the next. */
 	}
 	if (!stopping(&r)) {
-		while (r.heap_len && !stopping(&r))
-			advance_to(&r, r.heap[0].frame);
+		while (r.offs.len && !stopping(&r))
+			advance_to(&r, note_queue_peek(&r.offs)->frame);
 		release_all(&r);
 		render_tail(&r);
 	}

@@ -1,0 +1,68 @@
+#include "schedule.h"
+
+#include <math.h>
+
+int64_t
+schedule_frame(double t, long rate)
+{
+	return (int64_t)llround(t * (double)rate);
+}
+
+static bool
+off_before(const struct note_off *a, const struct note_off *b)
+{
+	return a->frame < b->frame || (a->frame == b->frame && a->seq < b->seq);
+}
+
+static void
+swap(struct note_off *a, struct note_off *b)
+{
+	struct note_off tmp = *a;
+
+	*a = *b;
+	*b = tmp;
+}
+
+int
+note_queue_push(struct note_queue *q, int64_t frame, int channel, int key)
+{
+	int i;
+
+	if (q->len == NOTE_QUEUE_MAX)
+		return -1;
+	i = q->len++;
+	q->heap[i] = (struct note_off){ frame, q->next_seq++, channel, key };
+	while (i > 0 && off_before(&q->heap[i], &q->heap[(i - 1) / 2])) {
+		swap(&q->heap[i], &q->heap[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
+	return 0;
+}
+
+const struct note_off *
+note_queue_peek(const struct note_queue *q)
+{
+	return &q->heap[0];
+}
+
+struct note_off
+note_queue_pop(struct note_queue *q)
+{
+	struct note_off top = q->heap[0];
+	int i = 0;
+
+	q->heap[0] = q->heap[--q->len];
+	for (;;) {
+		int l = 2 * i + 1, m = i;
+
+		if (l < q->len && off_before(&q->heap[l], &q->heap[m]))
+			m = l;
+		if (l + 1 < q->len && off_before(&q->heap[l + 1], &q->heap[m]))
+			m = l + 1;
+		if (m == i)
+			break;
+		swap(&q->heap[i], &q->heap[m]);
+		i = m;
+	}
+	return top;
+}

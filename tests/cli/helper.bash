@@ -1,0 +1,36 @@
+# tests/cli/helper.bash - shared set-up for the CLI tests.
+# The binaries are overridable: AUR_RENDER=/path/to/aur-render bats tests/cli
+
+export LC_ALL=C
+AURALIS_ROOT=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+AURALIS_BUILD=${AURALIS_BUILD:-$AURALIS_ROOT/build}
+AUR_RENDER=${AUR_RENDER:-$AURALIS_BUILD/aur-render}
+AUR_COMPOSE=${AUR_COMPOSE:-$AURALIS_BUILD/aur-compose}
+AUR_CHUNK=${AUR_CHUNK:-$AURALIS_BUILD/aur-chunk}
+DATA=$AURALIS_ROOT/tests/data
+# The small GM SoundFont keeps the tests fast; FluidR3_GM stays the default.
+export AURALIS_SOUNDFONT=${AURALIS_TEST_SOUNDFONT:-/usr/share/sounds/sf2/TimGM6mb.sf2}
+
+# seconds FILE - the duration of an audio file, in seconds.
+seconds() {
+	soxi -D "$1"
+}
+
+# frames_of RAWFILE - frames in a raw s16le stereo file.
+frames_of() {
+	echo $(( $(stat -c %s "$1") / 4 ))
+}
+
+# peak_db FILE - the peak level in dBFS (sox's "Pk lev dB").
+peak_db() {
+	sox "$1" -n stats 2>&1 | awk '/^Pk lev dB/ {print $4}'
+}
+
+# notes_every_second N - a note file with one piano note a second for N seconds.
+notes_every_second() {
+	echo '# auralis-notes 1'
+	awk -v n="$1" 'BEGIN {
+		for (t = 0; t < n; t++) printf "%d.000 note 0 %d 70 0.800\n", t, 60 + (t * 7) % 12
+		printf "%d.000 end\n", n
+	}'
+}

@@ -1,0 +1,237 @@
+#!/usr/bin/env bats
+# aur-render: the command line, the output formats, determinism, streaming,
+# bad input, and the ways a pipeline ends.
+
+load helper
+
+setup() {
+	cd "$BATS_TEST_TMPDIR"
+}
+
+@test "--help prints usage on stdout and exits 0" {
+	run "$AUR_RENDER" --help
+	[ "$status" -eq 0 ]
+	[[ "${lines[0]}" == "usage: aur-render [options] [FILE...]" ]]
+	[[ "$output" == *"exit status:"* ]]
+}
+
+@test "--version prints the version" {
+	run "$AUR_RENDER" --version
+	[ "$status" -eq 0 ]
+	[[ "$output" =~ ^aur-render\ [0-9]+\.[0-9]+\.[0-9]+$ ]]
+}
+
+@test "bad options are usage errors that name the accepted range" {
+	while IFS='|' read -r args message; do
+		run bash -c "'$AUR_RENDER' $args < /dev/null > /dev/null"
+		echo "$args -> $status: $output"
+		[ "$status" -eq 2 ]
+		[[ "$output" == *"$message"* ]]
+	done <<-'TABLE'
+	--rate 7999|aur-render: --rate: expected 8000..192000, not '7999'
+	--rate fast|aur-render: --rate: expected 8000..192000, not 'fast'
+	--polyphony 0|aur-render: --polyphony: expected 1..1024, not '0'
+	--gain 11|aur-render: --gain: expected 0..10, not '11'
+	--tail -1|aur-render: --tail: expected 0..600, not '-1'
+	--pad 128|aur-render: --pad: expected 0..127, not '128'
+	-o out.mp3|aur-render: --output: expected a .wav, .flac or .ogg file name, not 'out.mp3'
+	--frobnicate|usage: aur-render
+	TABLE
+}
+
+@test "renders the demo to a 44.1 kHz 16-bit stereo WAV with a bounded tail" {
+	run "$AUR_RENDER" -o demo.wav "$AURALIS_ROOT/examples/demo.notes"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	[ "$(soxi -r demo.wav)" = 44100 ]
+	[ "$(soxi -c demo.wav)" = 2 ]
+	[ "$(soxi -b demo.wav)" = 16 ]
+	# 16 s of music, then the release and reverb tail: seconds, not minutes.
+	awk -v d="$(seconds demo.wav)" 'BEGIN { exit !(d > 17 && d < 24) }'
+}
+
+@test "writes FLAC and OGG too, chosen by the extension" {
+	for ext in flac ogg; do
+		run "$AUR_RENDER" -o "demo.$ext" "$AURALIS_ROOT/examples/demo.notes"
+		[ "$status" -eq 0 ]
+		[ "$(soxi -r "demo.$ext")" = 44100 ]
+		[ "$(soxi -c "demo.$ext")" = 2 ]
+	done
+	[ "$(soxi -t demo.flac)" = flac ]
+	[ "$(soxi -t demo.ogg)" = vorbis ]
+}
+
+@test "the same notes give the same bytes on every run" {
+	"$AUR_RENDER" "$AURALIS_ROOT/examples/demo.notes" > a.raw
+	"$AUR_RENDER" "$AURALIS_ROOT/examples/demo.notes" > b.raw
+	cmp a.raw b.raw
+	[ "$(frames_of a.raw)" -gt $((16 * 44100)) ]
+}
+
+@test "raw standard output equals the samples of the WAV" {
+	"$AUR_RENDER" "$AURALIS_ROOT/examples/demo.notes" > out.raw
+	"$AUR_RENDER" -o out.wav "$AURALIS_ROOT/examples/demo.notes"
+	sox out.wav -t raw -e signed -b 16 -L wav.raw
+	cmp out.raw wav.raw
+}
+
+@test "input from a slow writer, line by line, gives the same PCM" {
+	"$AUR_RENDER" < "$AURALIS_ROOT/examples/demo.notes" > fast.raw
+	while IFS= read -r line; do
+		printf '%s\n' "$line"
+		sleep 0.01
+	done < "$AURALIS_ROOT/examples/demo.notes" | "$AUR_RENDER" > slow.raw
+	cmp fast.raw slow.raw
+}
+
+@test "input split mid-line and mid-number gives the same PCM" {
+	"$AUR_RENDER" < "$AURALIS_ROOT/examples/demo.notes" > whole.raw
+	# 7-byte pieces with pauses: reads end in the middle of lines.
+	{ while IFS= read -r -n 7 -d '' piece; do printf '%s' "$piece"; sleep 0.002; done \
+		< "$AURALIS_ROOT/examples/demo.notes"; } | "$AUR_RENDER" > pieces.raw
+	cmp whole.raw pieces.raw
+}
+
+@test "a pipe is rendered exactly up to the latest event, at once" {
+	mkfifo in
+	"$AUR_RENDER" < in > out.raw &
+	pid=$!
+	exec 8> in
+	printf '# auralis-notes 1\n0.000 note 0 60 80 0.5\n1.000 tick\n' >&8
+	for i in $(seq 50); do [ "$(frames_of out.raw)" -ge 44100 ] && break; sleep 0.1; done
+	sleep 0.3
+	[ "$(frames_of out.raw)" -eq 44100 ]
+	printf '2.500 tick\n' >&8
+	for i in $(seq 50); do [ "$(frames_of out.raw)" -ge 110250 ] && break; sleep 0.1; done
+	sleep 0.3
+	[ "$(frames_of out.raw)" -eq 110250 ]
+	exec 8>&-
+	wait "$pid"
+}
+
+@test "an event lands at frame round(t * rate), on the synthesizer's 64-frame grid" {
+	# first_sound T - the frame of the first non-zero sample of a note at T.
+	first_sound() {
+		printf '# auralis-notes 1\n%s note 0 60 100 0.5\n%s end\n' "$1" "$1" > one.notes
+		"$AUR_RENDER" --no-reverb one.notes |
+			od -An -v -td2 -w4 | awk '$1 != 0 || $2 != 0 { print NR - 1; exit }'
+	}
+	# The piano sample's own attack: where a note at frame 0 is first heard.
+	attack=$(first_sound 0)
+	for t in 0.5 0.25 0.7331 1.0000227 0.0145125; do
+		frame=$(awk -v t="$t" 'BEGIN { printf "%d", t * 44100 + 0.5 }')
+		first=$(( $(first_sound "$t") - attack ))
+		echo "t=$t frame=$frame heard at $first"
+		[ "$first" -ge "$frame" ]
+		[ "$first" -lt $((frame + 64)) ]
+		# On the grid, exactly there.
+		[ $((frame % 64)) -ne 0 ] || [ "$first" -eq "$frame" ]
+	done
+}
+
+@test "bad input: every bad line is reported with its number, exit 3" {
+	run "$AUR_RENDER" -o bad.wav "$DATA/bad.notes"
+	echo "$output"
+	[ "$status" -eq 3 ]
+	[[ "${lines[0]}" == "aur-render: $DATA/bad.notes:3: velocity 300 is out of 0..127" ]]
+	[[ "${lines[1]}" == "aur-render: $DATA/bad.notes:5: time 0.500 is before the previous event's 1.000" ]]
+	[[ "${lines[2]}" == "aur-render: $DATA/bad.notes:6: channel 17 is out of 0..15" ]]
+	[[ "${lines[3]}" == "aur-render: $DATA/bad.notes:7: duration 0 is out of (0, 1e+07] seconds" ]]
+	[[ "${lines[4]}" == "aur-render: $DATA/bad.notes:8: unknown event 'wobble'"* ]]
+	[[ "${lines[5]}" == "aur-render: 5 bad lines" ]]
+	[ "${#lines[@]}" -eq 6 ]
+}
+
+@test "standard input is named '-' in messages" {
+	run bash -c "printf '# auralis-notes 1\n0 note 0 60 64 1\n1 note 0 60 200 1\n' | '$AUR_RENDER' > /dev/null"
+	[ "$status" -eq 3 ]
+	[[ "${lines[0]}" == "aur-render: -:3: velocity 200 is out of 0..127" ]]
+}
+
+@test "a missing input file is exit 4" {
+	run "$AUR_RENDER" -o x.wav no-such.notes
+	[ "$status" -eq 4 ]
+	[[ "$output" == "aur-render: no-such.notes: No such file or directory" ]]
+	[ ! -e x.wav ]
+}
+
+@test "no SoundFont: a clear error naming every place searched, exit 5" {
+	run env -u AURALIS_SOUNDFONT AURALIS_SOUNDFONT_SEARCH=/nowhere/soundfonts/*.sf2:/nowhere/FluidR3_GM.sf2 \
+		"$AUR_RENDER" -o x.wav "$AURALIS_ROOT/examples/demo.notes"
+	echo "$output"
+	[ "$status" -eq 5 ]
+	[[ "${lines[0]}" == "aur-render: no SoundFont found; searched, in order" ]]
+	[[ "$output" == *"/nowhere/soundfonts/*.sf2"* ]]
+	[[ "$output" == *"/nowhere/FluidR3_GM.sf2"* ]]
+	[[ "$output" == *"apt-get install fluid-soundfont-gm"* ]]
+	run "$AUR_RENDER" --soundfont /nowhere/x.sf2 -o x.wav "$AURALIS_ROOT/examples/demo.notes"
+	[ "$status" -eq 5 ]
+	[[ "$output" == "aur-render: /nowhere/x.sf2: No such file or directory" ]]
+	echo "not a soundfont" > fake.sf2
+	run "$AUR_RENDER" --soundfont fake.sf2 -o x.wav "$AURALIS_ROOT/examples/demo.notes"
+	[ "$status" -eq 5 ]
+	[[ "$output" == *"fake.sf2: not a usable SoundFont"* ]]
+}
+
+@test "| head -c 1000 ends quietly with status 0" {
+	run bash -c "'$AUR_RENDER' '$AURALIS_ROOT/examples/demo.notes' 2>err | head -c 1000 | wc -c; echo \${PIPESTATUS[0]}"
+	[ "${lines[0]}" -eq 1000 ]
+	[ "${lines[1]}" -eq 0 ]
+	[ ! -s err ]
+}
+
+@test "a 10-minute render has the right duration" {
+	notes_every_second 600 > long.notes
+	run "$AUR_RENDER" -o long.wav long.notes
+	[ "$status" -eq 0 ]
+	awk -v d="$(seconds long.wav)" 'BEGIN { exit !(d >= 600.5 && d < 606) }'
+}
+
+@test "--tail bounds the tail; --tail 0 stops at the end" {
+	"$AUR_RENDER" --tail 0 "$AURALIS_ROOT/examples/demo.notes" > t0.raw
+	[ "$(frames_of t0.raw)" -eq $((16 * 44100)) ]
+	"$AUR_RENDER" --tail 1.5 "$AURALIS_ROOT/examples/demo.notes" > t1.raw
+	[ "$(frames_of t1.raw)" -eq $((16 * 44100 + 66150)) ]
+}
+
+@test "the tail ends once the signal stays below -70 dBFS for half a second" {
+	"$AUR_RENDER" "$AURALIS_ROOT/examples/demo.notes" > out.raw
+	sox -t raw -r 44100 -e signed -b 16 -c 2 out.raw last.wav trim -0.5
+	# The last half second is below -70 dBFS...
+	awk -v p="$(peak_db last.wav)" 'BEGIN { exit !(p < -70) }'
+	sox -t raw -r 44100 -e signed -b 16 -c 2 out.raw before.wav trim -0.6 0.1
+	# ...and just before it, the tail was still audible above that.
+	awk -v p="$(peak_db before.wav)" 'BEGIN { exit !(p >= -71) }'
+}
+
+@test "inputs play one after another" {
+	"$AUR_RENDER" --tail 0 "$AURALIS_ROOT/examples/demo.notes" "$AURALIS_ROOT/examples/demo.notes" > two.raw
+	[ "$(frames_of two.raw)" -eq $((32 * 44100)) ]
+}
+
+@test "the demo sounds with the default SoundFont: peaks near -6 dBFS, never clips" {
+	[ -r /usr/share/sounds/sf2/FluidR3_GM.sf2 ]
+	AURALIS_SOUNDFONT=/usr/share/sounds/sf2/FluidR3_GM.sf2 "$AUR_RENDER" -o demo.wav "$AURALIS_ROOT/examples/demo.notes"
+	peak=$(peak_db demo.wav)
+	echo "peak $peak dBFS"
+	awk -v p="$peak" 'BEGIN { exit !(p > -12 && p < -3) }'
+	rms=$(sox demo.wav -n stats 2>&1 | awk '/^RMS lev dB/ {print $4}')
+	awk -v r="$rms" 'BEGIN { exit !(r > -40) }'
+}
+
+@test "SIGTERM mid-render finishes the block and leaves a valid WAV" {
+	mkfifo in
+	"$AUR_RENDER" -o cut.wav < in &
+	pid=$!
+	exec 8> in
+	printf '# auralis-notes 1\n0.000 note 0 60 80 2\n3.000 tick\n' >&8
+	for i in $(seq 50); do [ -s cut.wav ] && [ "$(stat -c %s cut.wav)" -gt 500000 ] && break; sleep 0.1; done
+	kill -TERM "$pid"
+	status=0
+	wait "$pid" || status=$?
+	exec 8>&-
+	[ "$status" -eq 143 ]
+	# The header was finished: sox reads the whole 3 s.
+	awk -v d="$(seconds cut.wav)" 'BEGIN { exit !(d >= 2.99 && d <= 3.01) }'
+	sox cut.wav -n stats
+}
