@@ -7,7 +7,7 @@ AURALIS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 AURALIS_PACKAGES_RUN="build-essential pkg-config meson ninja-build libfluidsynth-dev libsndfile1-dev
 libjansson-dev libmicrohttpd-dev fluid-soundfont-gm websocketd"
 # What the test suites need on top.
-AURALIS_PACKAGES_TEST="bats jq sox libsox-fmt-all timgm6mb-soundfont fluidsynth curl nodejs npm"
+AURALIS_PACKAGES_TEST="bats jq sox libsox-fmt-all timgm6mb-soundfont fluidsynth curl"
 
 # install_missing PACKAGE... - apt-get installs whichever are not installed.
 # As root it installs them; otherwise it prints the command and exits 1.
@@ -28,6 +28,13 @@ install_missing() {
 	apt-get install -y -q "${missing[@]}" >&2 ||
 		{ apt-get update -q >&2 && apt-get install -y -q "${missing[@]}" >&2; } ||
 		{ echo "auralis: apt-get install failed" >&2; exit 1; }
+}
+
+# install_node - Node.js and npm for the browser tests, unless some
+# installation of them (Debian's or another) is already on the PATH.
+install_node() {
+	command -v node >/dev/null && command -v npm >/dev/null && return 0
+	install_missing nodejs npm
 }
 
 # build [MESON_OPTION...] - configures build/ (once) and builds it.
