@@ -1,0 +1,600 @@
+/*
+ * aur-chunk - frame raw PCM into the browser protocol's JSON messages.
+ *
+ * Standard input is raw s16le interleaved PCM from aur-render; standard
+ * output gets one JSON message a line (docs/protocol.md): a hello, then an
+ * audio message for every chunk (100 ms by default), each line written
+ * whole with one write and so flushed at once.
+ *
+ * aur-chunk has no clock of its own to pace by (DESIGN.md, decision 2): it
+ * blocks in read(2) until a whole chunk is buffered and sends it at once.
+ * It does read the clock to measure: the stream starts when the first byte
+ * arrives, chunk seq is due at start + seq * chunk (at start for chunks
+ * inside the prefill, which the composer sends all at once), and the
+ * lateness of each chunk goes into a histogram and, past 150 ms, the
+ * late-chunk counter of its shared-memory slot.
+ *
+ * Acknowledgements and errors for control messages come from aur-compose
+ * through the session ring in shared memory.  Before each chunk the ring
+ * is drained: errors go out with that chunk, and an ack waits for the
+ * first chunk that contains its music time, so that the browser hears the
+ * change when it reads the ack.  All lines for one chunk go out in one
+ * write.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "base64.h"
+#include "clock.h"
+#include "config.h"
+#include "err.h"
+#include "io.h"
+#include "opt.h"
+#include "rng.h"
+#include "shm.h"
+
+#define PROTOCOL_VERSION 1
+#define LATE_NS (150 * 1000000LL)       /* a chunk sent later than due + this is late */
+#define PENDING_MAX 64                  /* acks waiting for their chunk */
+#define LINE_SLACK 256                  /* an audio line without its data */
+#define ACK_LINE_MAX 96
+#define ERROR_LINE_MAX (6 * SHM_MESSAGE_MAX + 64)
+
+static const char usage_text[] =
+	"usage: aur-chunk [options] < PCM\n"
+	"\n"
+	"Frame raw s16le interleaved PCM from standard input into the browser\n"
+	"protocol (docs/protocol.md): one JSON message a line on standard output,\n"
+	"a hello first, then an audio message per chunk with the PCM in base64,\n"
+	"and the session's control acks and errors in audio order.  A last partial\n"
+	"chunk is padded with silence and marked \"last\":true with its \"frames\".\n"
+	"\n"
+	"options:\n"
+	"  -r, --rate HZ          sample rate, 8000..192000 (default 44100)\n"
+	"  -c, --channels N       interleaved channels, 1..8 (default 2)\n"
+	"  -m, --chunk-ms MS      chunk length, 10..1000 ms, a whole number of frames\n"
+	"                         (default 100)\n"
+	"  -p, --prefill SECONDS  music the composer sends at once, 0..10 (default 0.3):\n"
+	"                         chunks inside it are due at the start\n"
+	"  -s, --session ID       session id, 1..64 bytes (default $AURALIS_SESSION,\n"
+	"                         else a random one)\n"
+	"  -h, --help             show this help\n"
+	"  -V, --version          show the version\n"
+	"\n"
+	"environment: AURALIS_SESSION (the session id that aur-compose posts acks\n"
+	"under), AURALIS_SHM (shared memory name, default /auralis).\n"
+	"\n"
+	"exit status: 0 end of input (also when the reader of the output went\n"
+	"away), 1 runtime failure, 2 usage, 3 the input ended inside a frame (the\n"
+	"stray bytes are dropped), 130/143 interrupted.\n";
+
+struct options {
+	long rate;
+	long channels;
+	long chunk_ms;
+	double prefill;
+	const char *session;
+};
+
+/* An ack waiting for the chunk that holds its music time. */
+struct pending_ack {
+	int64_t id;
+	int64_t frame;          /* round(t * rate) */
+	double t;
+};
+
+struct chunker {
+	const struct options *opt;
+	size_t frames;          /* frames per chunk */
+	size_t frame_bytes;
+	size_t chunk_bytes;
+	unsigned char *pcm;     /* one chunk */
+	char *out;              /* the lines of one chunk */
+	size_t out_len, out_cap;
+	uint64_t seq;           /* of the next chunk */
+	int64_t start_ns;       /* first data arrival; 0 before */
+	struct pending_ack pending[PENDING_MAX];
+	int npending;
+	struct shm_record errors[SHM_RING_RECORDS + 1]; /* for the chunk being sent */
+	int nerrors;
+	struct shm_slot *slot;
+	uint64_t drops_told;    /* ring drops already reported */
+};
+
+static volatile sig_atomic_t stop_signal;
+
+static void
+on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+static noreturn void
+usage_error(void)
+{
+	fputs(usage_text, stderr);
+	exit(AUR_EXIT_USAGE);
+}
+
+static void
+parse_options(int argc, char **argv, struct options *opt)
+{
+	static const struct option longopts[] = {
+		{ "rate", required_argument, NULL, 'r' },
+		{ "channels", required_argument, NULL, 'c' },
+		{ "chunk-ms", required_argument, NULL, 'm' },
+		{ "prefill", required_argument, NULL, 'p' },
+		{ "session", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 },
+	};
+	const char *env;
+	int c;
+
+	*opt = (struct options){ .rate = 44100, .channels = 2, .chunk_ms = 100, .prefill = 0.3 };
+	while ((c = getopt_long(argc, argv, "r:c:m:p:s:hV", longopts, NULL)) != -1) {
+		int bad = 0;
+
+		switch (c) {
+		case 'r': bad = opt_long("--rate", optarg, 8000, 192000, &opt->rate); break;
+		case 'c': bad = opt_long("--channels", optarg, 1, 8, &opt->channels); break;
+		case 'm': bad = opt_long("--chunk-ms", optarg, 10, 1000, &opt->chunk_ms); break;
+		case 'p': bad = opt_double("--prefill", optarg, 0, 10, &opt->prefill); break;
+		case 's': opt->session = optarg; break;
+		case 'h': fputs(usage_text, stdout); exit(AUR_EXIT_OK);
+		case 'V': printf("aur-chunk %s\n", AURALIS_VERSION); exit(AUR_EXIT_OK);
+		default: usage_error();
+		}
+		if (bad)
+			usage_error();
+	}
+	if (optind < argc) {
+		warnf("unexpected argument '%s'", argv[optind]);
+		usage_error();
+	}
+	if (opt->rate * opt->chunk_ms % 1000) {
+		warnf("--chunk-ms: %ld ms is not a whole number of frames at %ld Hz",
+			opt->chunk_ms, opt->rate);
+		usage_error();
+	}
+	if (!opt->session && (env = getenv("AURALIS_SESSION")) && *env)
+		opt->session = env;
+	if (opt->session && (!*opt->session || strlen(opt->session) > SHM_SESSION_MAX)) {
+		warnf("--session: expected 1..%d bytes, not '%s'", SHM_SESSION_MAX, opt->session);
+		usage_error();
+	}
+}
+
+/* A new session id: 32 hex digits from the kernel's random source. */
+static void
+session_generate(char id[33])
+{
+	unsigned char bytes[16];
+	static const char hex[] = "0123456789abcdef";
+
+	if (getrandom(bytes, sizeof bytes, GRND_NONBLOCK) != (ssize_t)sizeof bytes) {
+		struct rng rng;
+
+		rng_seed(&rng, (uint64_t)clock_now_ns() ^ (uint64_t)getpid() << 40);
+		for (size_t i = 0; i < sizeof bytes; i++)
+			bytes[i] = (unsigned char)rng_next(&rng);
+	}
+	for (size_t i = 0; i < sizeof bytes; i++) {
+		id[2 * i] = hex[bytes[i] >> 4];
+		id[2 * i + 1] = hex[bytes[i] & 15];
+	}
+	id[32] = '\0';
+}
+
+/* Output lines.  The buffer is sized for the most one chunk can need. */
+
+static void
+out_add(struct chunker *ck, const char *s, size_t n)
+{
+	if (n > ck->out_cap - ck->out_len)
+		n = ck->out_cap - ck->out_len;  /* cannot happen: out_cap is a bound */
+	memcpy(ck->out + ck->out_len, s, n);
+	ck->out_len += n;
+}
+
+static void __attribute__((format(printf, 2, 3)))
+out_printf(struct chunker *ck, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(ck->out + ck->out_len, ck->out_cap - ck->out_len, fmt, ap);
+	va_end(ap);
+	/* out_cap bounds what one chunk writes, so this never truncates. */
+	if (n > 0 && (size_t)n < ck->out_cap - ck->out_len)
+		ck->out_len += (size_t)n;
+}
+
+/*
+ * The length of the UTF-8 sequence at s[0..n), or 0 when it is not valid
+ * UTF-8 (overlong forms, surrogates and code points past U+10FFFF included).
+ */
+static size_t
+utf8_len(const unsigned char *s, size_t n)
+{
+	size_t len;
+	uint32_t cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return len;
+}
+
+/*
+ * Appends s as a JSON string: quotes, backslashes and control characters
+ * escaped, and each byte that is not part of valid UTF-8 replaced by
+ * U+FFFD, so that the line is always valid JSON and valid UTF-8.  At most
+ * 6 bytes of output per byte of input, plus the quotes.
+ */
+static void
+out_json_string(struct chunker *ck, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s);
+
+	out_add(ck, "\"", 1);
+	while (n > 0) {
+		size_t len = utf8_len(p, n);
+		char esc[8];
+
+		if (len == 0) {
+			out_add(ck, "\\ufffd", 6);
+			len = 1;
+		} else if (*p == '"' || *p == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)*p;
+			out_add(ck, esc, 2);
+		} else if (*p < 0x20 || *p == 0x7f) {
+			static const char short_esc[] = "btn\0fr";
+
+			if (*p >= '\b' && *p <= '\r' && short_esc[*p - '\b']) {
+				esc[0] = '\\';
+				esc[1] = short_esc[*p - '\b'];
+				out_add(ck, esc, 2);
+			} else {
+				snprintf(esc, sizeof esc, "\\u%04x", *p);
+				out_add(ck, esc, 6);
+			}
+		} else {
+			out_add(ck, (const char *)p, len);
+		}
+		p += len;
+		n -= len;
+	}
+	out_add(ck, "\"", 1);
+}
+
+/* A time in seconds with up to 6 decimals and no trailing zeros: 0.25, 3. */
+static void
+out_seconds(struct chunker *ck, double t)
+{
+	char buf[64];
+	size_t n;
+
+	/* Music time is at most about 1e7 s; keep the text short whatever comes. */
+	if (!isfinite(t))
+		t = 0;
+	t = fmax(-1e12, fmin(t, 1e12));
+	n = (size_t)snprintf(buf, sizeof buf, "%.6f", t);
+	while (n > 1 && buf[n - 1] == '0')
+		n--;
+	if (buf[n - 1] == '.')
+		n--;
+	out_add(ck, buf, n);
+}
+
+static void
+out_id(struct chunker *ck, int64_t id)
+{
+	if (id == SHM_ID_NONE)
+		out_add(ck, "null", 4);
+	else
+		out_printf(ck, "%lld", (long long)id);
+}
+
+static int
+write_out(struct chunker *ck)
+{
+	int r = write_full(STDOUT_FILENO, ck->out, ck->out_len);
+
+	if (r == 0)
+		shm_count(ck->slot, SHM_BYTES, ck->out_len);
+	ck->out_len = 0;
+	return r;
+}
+
+static void
+hello(struct chunker *ck, const char *session)
+{
+	out_printf(ck, "{\"type\":\"hello\",\"version\":%d,\"sample_rate\":%ld,\"channels\":%ld,"
+		"\"chunk_ms\":%ld,\"session\":", PROTOCOL_VERSION, ck->opt->rate,
+		ck->opt->channels, ck->opt->chunk_ms);
+	out_json_string(ck, session);
+	out_add(ck, "}\n", 2);
+}
+
+/* Keeps an ack until the chunk that holds its music time. */
+static void
+ack_hold(struct chunker *ck, const struct shm_record *rec)
+{
+	double t = isfinite(rec->t) && rec->t > 0 ? rec->t : 0;
+	struct pending_ack *a = &ck->pending[ck->npending++];
+
+	a->id = rec->id;
+	a->t = rec->t;
+	a->frame = (int64_t)llround(fmin(t, 1e9) * (double)ck->opt->rate);
+}
+
+/* Keeps an error for the chunk being sent. */
+static void
+error_hold(struct chunker *ck, int64_t id, const char *message)
+{
+	struct shm_record *e = &ck->errors[ck->nerrors++];
+
+	e->id = id;
+	snprintf(e->message, sizeof e->message, "%s", message);
+}
+
+/* Writes the held errors. */
+static void
+errors_out(struct chunker *ck)
+{
+	for (int i = 0; i < ck->nerrors; i++) {
+		out_add(ck, "{\"type\":\"error\",\"id\":", 21);
+		out_id(ck, ck->errors[i].id);
+		out_add(ck, ",\"message\":", 11);
+		out_json_string(ck, ck->errors[i].message);
+		out_add(ck, "}\n", 2);
+		shm_count(ck->slot, SHM_ERRORS, 1);
+	}
+	ck->nerrors = 0;
+}
+
+/*
+ * Drains the session ring: errors go out with this chunk, acks wait in
+ * pending[] for theirs.  Stops while pending[] is full, which leaves the
+ * rest in the ring, where the producer counts what no longer fits.
+ */
+static void
+drain_ring(struct chunker *ck)
+{
+	struct shm_record rec;
+	uint64_t dropped;
+
+	for (int i = 0; i < SHM_RING_RECORDS && ck->npending < PENDING_MAX; i++) {
+		if (shm_session_poll(ck->slot, &rec) != 1)
+			break;
+		if (rec.kind == SHM_RECORD_ACK)
+			ack_hold(ck, &rec);
+		else
+			error_hold(ck, rec.id, rec.message);
+	}
+	dropped = shm_session_dropped(ck->slot);
+	if (dropped > ck->drops_told) {
+		char msg[128];
+
+		snprintf(msg, sizeof msg, "%llu control replies were lost: the session ring was full",
+			(unsigned long long)(dropped - ck->drops_told));
+		error_hold(ck, SHM_ID_NONE, msg);
+		ck->drops_told = dropped;
+	} else if (dropped < ck->drops_told) {
+		ck->drops_told = dropped;       /* a new composer for the session */
+	}
+}
+
+/* Writes the acks whose music time falls before end_frame, in order. */
+static void
+acks_through(struct chunker *ck, int64_t end_frame)
+{
+	int kept = 0;
+
+	for (int i = 0; i < ck->npending; i++) {
+		struct pending_ack *a = &ck->pending[i];
+
+		if (a->frame < end_frame) {
+			out_add(ck, "{\"type\":\"ack\",\"id\":", 19);
+			out_id(ck, a->id);
+			out_add(ck, ",\"t\":", 5);
+			out_seconds(ck, a->t);
+			out_add(ck, "}\n", 2);
+			shm_count(ck->slot, SHM_ACKS, 1);
+		} else {
+			ck->pending[kept++] = *a;
+		}
+	}
+	ck->npending = kept;
+}
+
+/* When chunk seq is due, by the clock of the first data arrival. */
+static int64_t
+chunk_due_ns(const struct chunker *ck, uint64_t seq)
+{
+	int64_t t_ns = (int64_t)seq * ck->opt->chunk_ms * 1000000;
+
+	return ck->start_ns + (t_ns < (int64_t)llround(ck->opt->prefill * 1e9) ? 0 : t_ns);
+}
+
+/*
+ * Sends the chunk in ck->pcm holding `frames` real frames (the rest is
+ * padding when last): the audio line, the acks it reaches, the errors.
+ * Returns 0, or -1 with errno from the write.
+ */
+static int
+send_chunk(struct chunker *ck, size_t frames, bool last)
+{
+	uint64_t seq = ck->seq;
+	int64_t t_ms = (int64_t)seq * ck->opt->chunk_ms;
+	int64_t now, late;
+	int r;
+
+	out_printf(ck, "{\"type\":\"audio\",\"seq\":%llu,\"t\":", (unsigned long long)seq);
+	out_seconds(ck, (double)(t_ms / 1000) + (double)(t_ms % 1000) / 1000);
+	out_printf(ck, ",\"timestamp\":%lld,\"duration_ms\":%ld,\"sample_rate\":%ld,"
+		"\"channels\":%ld,", (long long)clock_unix_ms(), ck->opt->chunk_ms,
+		ck->opt->rate, ck->opt->channels);
+	if (last)
+		out_printf(ck, "\"last\":true,\"frames\":%zu,", frames);
+	out_add(ck, "\"data\":\"", 8);
+	ck->out_len += base64_encode(ck->out + ck->out_len, ck->pcm, ck->chunk_bytes);
+	out_add(ck, "\"}\n", 3);
+
+	drain_ring(ck);
+	acks_through(ck, (int64_t)((seq + 1) * ck->frames));
+	errors_out(ck);
+
+	r = write_out(ck);
+	now = clock_now_ns();
+	if (r < 0)
+		return -1;
+	late = now - chunk_due_ns(ck, seq);
+	shm_count(ck->slot, SHM_CHUNKS, 1);
+	shm_observe_us(ck->slot, SHM_HIST_LATENESS, late / 1000);
+	if (late > LATE_NS)
+		shm_count(ck->slot, SHM_CHUNKS_LATE, 1);
+	shm_gauge_set(ck->slot, SHM_GAUGE_MUSIC_S, (double)(t_ms + ck->opt->chunk_ms) / 1000);
+	ck->seq++;
+	return 0;
+}
+
+/*
+ * Reads until buf holds want bytes.  Returns 1 when it does, 0 at the end
+ * of the input (*got says how much came), -1 on a read error, -2 when a
+ * signal asked us to stop.
+ */
+static int
+read_chunk(struct chunker *ck, size_t *got)
+{
+	*got = 0;
+	while (*got < ck->chunk_bytes) {
+		ssize_t n;
+
+		if (stop_signal)
+			return -2;
+		n = read(STDIN_FILENO, ck->pcm + *got, ck->chunk_bytes - *got);
+		if (stop_signal)
+			return -2;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0)
+			return 0;
+		if (ck->start_ns == 0)
+			ck->start_ns = clock_now_ns();
+		*got += (size_t)n;
+	}
+	return 1;
+}
+
+/* The stream: hello, every chunk, the last one.  Returns the exit status. */
+static int
+stream(struct chunker *ck, const char *session)
+{
+	size_t got, stray;
+	int r;
+
+	hello(ck, session);
+	if (write_out(ck) < 0)
+		goto write_error;
+	while ((r = read_chunk(ck, &got)) == 1)
+		if (send_chunk(ck, ck->frames, false) < 0)
+			goto write_error;
+	if (r == -2)
+		return 128 + stop_signal;
+	if (r == -1) {
+		warnf("standard input:");
+		return AUR_EXIT_FAILURE;
+	}
+	stray = got % ck->frame_bytes;
+	if (got >= ck->frame_bytes) {
+		memset(ck->pcm + got - stray, 0, ck->chunk_bytes - (got - stray));
+		if (send_chunk(ck, got / ck->frame_bytes, true) < 0)
+			goto write_error;
+	}
+	if (stray) {
+		warnf("standard input: the input ended inside a frame: %zu stray bytes dropped", stray);
+		return AUR_EXIT_DATA;
+	}
+	return AUR_EXIT_OK;
+
+write_error:
+	/* The reader is gone (the browser left): nothing more to do. */
+	if (errno == EPIPE)
+		return AUR_EXIT_OK;
+	warnf("standard output:");
+	return AUR_EXIT_FAILURE;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct options opt;
+	struct chunker ck = { .opt = &opt };
+	struct sigaction sa = { .sa_handler = on_signal };
+	char generated[33];
+	int status;
+
+	err_init(argv[0]);
+	parse_options(argc, argv, &opt);
+	io_ignore_sigpipe();
+	/* No SA_RESTART: a signal must interrupt a blocking read. */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	if (!opt.session) {
+		session_generate(generated);
+		opt.session = generated;
+	}
+
+	ck.frames = (size_t)(opt.rate * opt.chunk_ms / 1000);
+	ck.frame_bytes = 2 * (size_t)opt.channels;
+	ck.chunk_bytes = ck.frames * ck.frame_bytes;
+	ck.out_cap = LINE_SLACK + base64_encoded_len(ck.chunk_bytes) +
+		PENDING_MAX * ACK_LINE_MAX + (SHM_RING_RECORDS + 1) * ERROR_LINE_MAX;
+	ck.pcm = malloc(ck.chunk_bytes);
+	ck.out = malloc(ck.out_cap);
+	if (!ck.pcm || !ck.out)
+		dief(AUR_EXIT_FAILURE, "out of memory");
+
+	ck.slot = shm_attach(SHM_ROLE_CHUNK, opt.session);
+	status = stream(&ck, opt.session);
+	free(ck.pcm);
+	free(ck.out);
+	return status;
+}

@@ -1,0 +1,926 @@
+/*
+ * shm.c - the shared-memory registry (docs/shared-memory.md).
+ *
+ * The segment is a 4096-byte header followed by SHM_SLOTS slots of one
+ * fixed layout.  The first 24 bytes of the header -- magic, version, size --
+ * keep their places in every layout version, so that any version can tell
+ * that a segment is of another one.
+ *
+ * A slot's owner word is (state << 32 | pid).  Claiming is one compare-and-
+ * swap from 0 (free), or from the word of a dead process, to CLAIMING with
+ * our pid; the claimer then sets the slot up inside a sequence lock (gen is
+ * odd meanwhile: readers retry) and stores LIVE.  Only the owner writes its
+ * slot's counters, so increments are relaxed atomic adds that never wait.
+ *
+ * Counts are never moved or reset.  A slot's counters run on across its
+ * owners, and each claim copies them into base[]: one owner's counts are
+ * counter - base, and the total of everything ever counted is the plain sum
+ * over all slots.  A process that dies loses nothing, and a reader needs no
+ * consistency protocol for totals: each counter is exact when it is read.
+ *
+ * The session ring in each slot is a single-producer single-consumer queue:
+ * the slot's owner (aur-compose) writes an entry, then publishes head with
+ * release; the consumer (the aur-chunk of the same session, in another
+ * process) reads head with acquire, copies the entry, and moves tail on
+ * with a compare-and-swap, which fails harmlessly if a new owner of the
+ * slot reset the ring meanwhile.  A full ring drops the new record and
+ * counts it; it never overwrites one that was not read.
+ */
+#include "shm.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "err.h"
+
+#define HEADER_SIZE 4096
+#define SESSION_WORDS ((SHM_SESSION_MAX + 8) / 8)
+#define OPEN_WAIT_NS 1000000000 /* how long an opener waits for the magic */
+#define READ_TRIES 1000         /* a slot read again while it changes hands */
+
+enum slot_state { STATE_FREE = 0, STATE_CLAIMING = 1, STATE_LIVE = 2 };
+
+static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free to be shared");
+static_assert(ATOMIC_INT_LOCK_FREE == 2, "32-bit atomics must be lock-free to be shared");
+
+struct hist_mem {
+	_Atomic uint64_t bucket[SHM_HIST_BUCKETS];
+	_Atomic uint64_t count;
+	_Atomic uint64_t sum_us;
+};
+
+struct ring_entry {
+	uint32_t kind;
+	uint32_t unused;
+	int64_t id;
+	double t;
+	char message[SHM_MESSAGE_MAX + 8];
+};
+
+struct ring_mem {
+	alignas(64) _Atomic uint64_t head;      /* written by the producer */
+	alignas(64) _Atomic uint64_t tail;      /* written by the consumer */
+	struct ring_entry entry[SHM_RING_RECORDS];
+};
+
+struct slot_mem {
+	alignas(64) _Atomic uint64_t owner;     /* state << 32 | pid; 0 when free */
+	_Atomic uint32_t gen;                   /* odd while the owner sets the slot up */
+	_Atomic uint32_t role;
+	_Atomic int64_t start_unix_ms;
+	_Atomic uint64_t proc_start;            /* /proc start time of pid, 0 if unknown */
+	_Atomic uint64_t session[SESSION_WORDS]; /* NUL-padded bytes */
+	_Atomic uint64_t gauge[SHM_GAUGES];     /* double bit patterns */
+	_Atomic uint64_t base_counter[SHM_COUNTERS];
+	struct hist_mem base_hist[SHM_HISTS];
+	alignas(64) _Atomic uint64_t counter[SHM_COUNTERS];
+	struct hist_mem hist[SHM_HISTS];
+	struct ring_mem ring;
+};
+
+struct shm_header {
+	_Atomic uint64_t magic;                 /* offset 0 in every version; stored last */
+	uint32_t version;                       /* offset 8 in every version */
+	uint32_t header_size;
+	uint64_t size;                          /* offset 16 in every version */
+	uint32_t slots;
+	uint32_t slot_size;
+	int64_t created_unix_ms;
+	_Atomic uint64_t sessions_total;
+	_Atomic uint64_t reclaimed_total;
+};
+
+static_assert(offsetof(struct shm_header, magic) == 0, "stable prefix");
+static_assert(offsetof(struct shm_header, version) == 8, "stable prefix");
+static_assert(offsetof(struct shm_header, size) == 16, "stable prefix");
+static_assert(sizeof(struct shm_header) <= HEADER_SIZE, "header fits its page");
+
+#define SEGMENT_SIZE (HEADER_SIZE + (size_t)SHM_SLOTS * sizeof(struct slot_mem))
+
+struct shm_segment {
+	struct shm_header *hdr;
+	struct slot_mem *slots;
+	size_t size;
+	char name[256];
+};
+
+struct shm_slot {
+	struct shm_segment *seg;
+	struct slot_mem *m;
+	int index;
+	pid_t pid;
+	enum shm_role role;
+	uint64_t session[SESSION_WORDS];
+	int producer;                           /* consumer: the compose slot, or -1 */
+	uint32_t producer_gen;
+};
+
+static uint64_t
+owner_word(enum slot_state state, pid_t pid)
+{
+	return (uint64_t)state << 32 | (uint32_t)pid;
+}
+
+static enum slot_state
+owner_state(uint64_t o)
+{
+	return (enum slot_state)(o >> 32);
+}
+
+static pid_t
+owner_pid(uint64_t o)
+{
+	return (pid_t)(uint32_t)o;
+}
+
+const char *
+shm_default_name(void)
+{
+	const char *name = getenv("AURALIS_SHM");
+
+	return name && *name ? name : SHM_NAME_DEFAULT;
+}
+
+/*
+ * The state and start time (field 22, clock ticks after boot) of a process,
+ * from /proc/PID/stat.  Returns 0 when it cannot be read.
+ */
+static uint64_t
+proc_start(pid_t pid, char *state)
+{
+	char path[64], buf[1024], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* The command name may hold spaces and parentheses: skip to the last ')'. */
+	if (!(p = strrchr(buf, ')')) || p[1] != ' ')
+		return 0;
+	p += 2;
+	if (state)
+		*state = *p;
+	for (int field = 3; field < 22; field++) {
+		if (!(p = strchr(p, ' ')))
+			return 0;
+		p++;
+	}
+	return strtoull(p, NULL, 10);
+}
+
+/* True when pid is gone, a zombie, or now a different process. */
+static bool
+process_dead(pid_t pid, uint64_t started)
+{
+	char state = '?';
+	uint64_t now;
+
+	if (pid <= 0)
+		return true;
+	if (kill(pid, 0) < 0 && errno == ESRCH)
+		return true;
+	now = proc_start(pid, &state);
+	if (now == 0)
+		return false;
+	return state == 'Z' || state == 'X' || (started && now != started);
+}
+
+/*
+ * True when the process in owner word o of slot m is dead.  Its recorded
+ * start time is trusted only in a LIVE slot: while a claimer sets the slot
+ * up, proc_start may still be its last owner's.  Reading o with acquire
+ * before proc_start pairs with the claimer's release store of LIVE.
+ */
+static bool
+owner_dead(struct slot_mem *m, uint64_t o)
+{
+	uint64_t started = 0;
+
+	if (owner_state(o) == STATE_LIVE)
+		started = atomic_load_explicit(&m->proc_start, memory_order_relaxed);
+	return process_dead(owner_pid(o), started);
+}
+
+static void
+session_pack(const char *session, uint64_t words[SESSION_WORDS])
+{
+	char bytes[SESSION_WORDS * 8] = { 0 };
+
+	if (session)
+		memcpy(bytes, session, strlen(session));
+	memcpy(words, bytes, sizeof bytes);
+}
+
+/* Validates a segment name: "/", then 1..254 bytes without a slash. */
+static bool
+name_ok(const char *name)
+{
+	size_t len = strlen(name);
+
+	return name[0] == '/' && len >= 2 && len < 256 && !strchr(name + 1, '/');
+}
+
+/* The creator's half: size, initialise, publish the magic last. */
+static struct shm_header *
+segment_create(int fd, const char *name, char *err, size_t errlen)
+{
+	struct shm_header *hdr;
+
+	if (fchmod(fd, 0600) < 0 || ftruncate(fd, (off_t)SEGMENT_SIZE) < 0) {
+		snprintf(err, errlen, "shared memory %s: %s", name, strerror(errno));
+		shm_unlink(name);
+		return NULL;
+	}
+	hdr = mmap(NULL, SEGMENT_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (hdr == MAP_FAILED) {
+		snprintf(err, errlen, "shared memory %s: mmap: %s", name, strerror(errno));
+		shm_unlink(name);
+		return NULL;
+	}
+	/* A new segment is all zeros: every slot is free, every count 0. */
+	hdr->version = SHM_LAYOUT_VERSION;
+	hdr->header_size = HEADER_SIZE;
+	hdr->size = SEGMENT_SIZE;
+	hdr->slots = SHM_SLOTS;
+	hdr->slot_size = sizeof(struct slot_mem);
+	hdr->created_unix_ms = clock_unix_ms();
+	atomic_store_explicit(&hdr->magic, SHM_MAGIC, memory_order_release);
+	return hdr;
+}
+
+/* The opener's half: wait for the magic, then check the layout. */
+static struct shm_header *
+segment_attach(int fd, const char *name, char *err, size_t errlen)
+{
+	const char *base = name + 1;
+	int64_t deadline = clock_now_ns() + OPEN_WAIT_NS;
+	struct shm_header *hdr;
+	struct stat st;
+	uint64_t magic = 0;
+
+	for (;;) {
+		if (fstat(fd, &st) < 0) {
+			snprintf(err, errlen, "shared memory %s: %s", name, strerror(errno));
+			return NULL;
+		}
+		if (st.st_size >= 24) {
+			hdr = mmap(NULL, HEADER_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+			if (hdr == MAP_FAILED) {
+				snprintf(err, errlen, "shared memory %s: mmap: %s", name, strerror(errno));
+				return NULL;
+			}
+			magic = atomic_load_explicit(&hdr->magic, memory_order_acquire);
+			if (magic) {
+				uint32_t version = hdr->version;
+				uint64_t size = hdr->size;
+
+				munmap(hdr, HEADER_SIZE);
+				if (magic != SHM_MAGIC) {
+					snprintf(err, errlen, "shared memory %s is not an Auralis segment; "
+						"remove it with: rm /dev/shm/%s", name, base);
+					return NULL;
+				}
+				if (version != SHM_LAYOUT_VERSION) {
+					snprintf(err, errlen, "shared memory %s has layout version %u, "
+						"expected %u; remove it with: rm /dev/shm/%s",
+						name, version, SHM_LAYOUT_VERSION, base);
+					return NULL;
+				}
+				if (size != SEGMENT_SIZE || (uint64_t)st.st_size != SEGMENT_SIZE) {
+					snprintf(err, errlen, "shared memory %s is %llu bytes, expected %llu "
+						"for layout version %u; remove it with: rm /dev/shm/%s",
+						name, (unsigned long long)st.st_size,
+						(unsigned long long)SEGMENT_SIZE, SHM_LAYOUT_VERSION, base);
+					return NULL;
+				}
+				break;
+			}
+			munmap(hdr, HEADER_SIZE);
+		}
+		if (clock_now_ns() >= deadline) {
+			snprintf(err, errlen, "shared memory %s was never initialised (did its "
+				"creator die?); remove it with: rm /dev/shm/%s", name, base);
+			return NULL;
+		}
+		/* The creator is between shm_open and its store of the magic. */
+		clock_sleep_until(clock_now_ns() + 1000000);
+	}
+	hdr = mmap(NULL, SEGMENT_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (hdr == MAP_FAILED) {
+		snprintf(err, errlen, "shared memory %s: mmap: %s", name, strerror(errno));
+		return NULL;
+	}
+	/* Pairs with the creator's release: its header stores are visible. */
+	atomic_load_explicit(&hdr->magic, memory_order_acquire);
+	return hdr;
+}
+
+struct shm_segment *
+shm_segment_open(const char *name, char *err, size_t errlen)
+{
+	struct shm_segment *seg;
+	struct shm_header *hdr = NULL;
+
+	if (!name_ok(name)) {
+		snprintf(err, errlen, "shared memory name '%s': expected a slash and then a name "
+			"without one, such as %s", name, SHM_NAME_DEFAULT);
+		return NULL;
+	}
+	/* Create it, or open the existing one; retry if it vanishes in between. */
+	for (int tries = 0; tries < 3 && !hdr; tries++) {
+		int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+		if (fd >= 0) {
+			hdr = segment_create(fd, name, err, errlen);
+			close(fd);
+			if (!hdr)
+				return NULL;
+			break;
+		}
+		if (errno != EEXIST)
+			goto sys_error;
+		if ((fd = shm_open(name, O_RDWR | O_CLOEXEC, 0)) < 0) {
+			if (errno == ENOENT)
+				continue;
+			goto sys_error;
+		}
+		hdr = segment_attach(fd, name, err, errlen);
+		close(fd);
+		if (!hdr)
+			return NULL;
+	}
+	if (!hdr) {
+		snprintf(err, errlen, "shared memory %s keeps vanishing while it is opened", name);
+		return NULL;
+	}
+	if (!(seg = calloc(1, sizeof *seg))) {
+		munmap(hdr, SEGMENT_SIZE);
+		snprintf(err, errlen, "shared memory %s: %s", name, strerror(ENOMEM));
+		return NULL;
+	}
+	seg->hdr = hdr;
+	seg->slots = (struct slot_mem *)((char *)hdr + HEADER_SIZE);
+	seg->size = SEGMENT_SIZE;
+	snprintf(seg->name, sizeof seg->name, "%s", name);
+	return seg;
+
+sys_error:
+	snprintf(err, errlen, "shared memory %s: %s", name, strerror(errno));
+	return NULL;
+}
+
+void
+shm_segment_close(struct shm_segment *seg)
+{
+	if (!seg)
+		return;
+	munmap(seg->hdr, seg->size);
+	free(seg);
+}
+
+/* Sets up a slot that we own in state CLAIMING, inside its sequence lock. */
+static void
+slot_setup(struct slot_mem *m, enum shm_role role, const uint64_t session[SESSION_WORDS])
+{
+	uint32_t gen = (atomic_load_explicit(&m->gen, memory_order_relaxed) + 1) | 1;
+	const memory_order rlx = memory_order_relaxed;
+
+	atomic_store_explicit(&m->gen, gen, rlx);
+	atomic_thread_fence(memory_order_release);
+	atomic_store_explicit(&m->role, (uint32_t)role, rlx);
+	atomic_store_explicit(&m->start_unix_ms, clock_unix_ms(), rlx);
+	atomic_store_explicit(&m->proc_start, proc_start(getpid(), NULL), rlx);
+	for (int i = 0; i < SESSION_WORDS; i++)
+		atomic_store_explicit(&m->session[i], session[i], rlx);
+	for (int g = 0; g < SHM_GAUGES; g++)
+		atomic_store_explicit(&m->gauge[g], 0, rlx);
+	/* The last owner's counts stay; ours are measured from here. */
+	for (int c = 0; c < SHM_COUNTERS; c++)
+		atomic_store_explicit(&m->base_counter[c], atomic_load_explicit(&m->counter[c], rlx), rlx);
+	for (int h = 0; h < SHM_HISTS; h++) {
+		struct hist_mem *b = &m->base_hist[h], *v = &m->hist[h];
+
+		for (int i = 0; i < SHM_HIST_BUCKETS; i++)
+			atomic_store_explicit(&b->bucket[i], atomic_load_explicit(&v->bucket[i], rlx), rlx);
+		atomic_store_explicit(&b->count, atomic_load_explicit(&v->count, rlx), rlx);
+		atomic_store_explicit(&b->sum_us, atomic_load_explicit(&v->sum_us, rlx), rlx);
+	}
+	/* Records of the last owner are not ours to deliver. */
+	atomic_store_explicit(&m->ring.tail, atomic_load_explicit(&m->ring.head, rlx),
+		memory_order_release);
+	atomic_store_explicit(&m->gen, gen + 1, memory_order_release);
+}
+
+struct shm_slot *
+shm_claim(struct shm_segment *seg, enum shm_role role, const char *session)
+{
+	struct shm_slot *slot;
+	pid_t pid = getpid();
+
+	if (!seg) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (session && strlen(session) > SHM_SESSION_MAX) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (!(slot = calloc(1, sizeof *slot)))
+		return NULL;
+	session_pack(session, slot->session);
+	for (int i = 0; i < SHM_SLOTS; i++) {
+		struct slot_mem *m = &seg->slots[i];
+		uint64_t o = atomic_load_explicit(&m->owner, memory_order_acquire);
+		bool reclaim = false;
+
+		if (o != 0) {
+			if (owner_pid(o) == pid || !owner_dead(m, o))
+				continue;
+			reclaim = true;
+		}
+		if (!atomic_compare_exchange_strong_explicit(&m->owner, &o,
+				owner_word(STATE_CLAIMING, pid),
+				memory_order_acq_rel, memory_order_relaxed))
+			continue;
+		if (reclaim)
+			atomic_fetch_add_explicit(&seg->hdr->reclaimed_total, 1, memory_order_relaxed);
+		slot_setup(m, role, slot->session);
+		if (role == SHM_ROLE_CHUNK)
+			atomic_fetch_add_explicit(&seg->hdr->sessions_total, 1, memory_order_relaxed);
+		atomic_store_explicit(&m->owner, owner_word(STATE_LIVE, pid), memory_order_release);
+		slot->seg = seg;
+		slot->m = m;
+		slot->index = i;
+		slot->pid = pid;
+		slot->role = role;
+		slot->producer = -1;
+		return slot;
+	}
+	free(slot);
+	errno = ENOSPC;
+	return NULL;
+}
+
+void
+shm_release(struct shm_slot *slot)
+{
+	uint64_t mine;
+
+	if (!slot)
+		return;
+	/* A forked child holds a copy of its parent's handle: not its slot. */
+	if (slot->pid == getpid()) {
+		mine = owner_word(STATE_LIVE, slot->pid);
+		atomic_compare_exchange_strong_explicit(&slot->m->owner, &mine, 0,
+			memory_order_release, memory_order_relaxed);
+	}
+	free(slot);
+}
+
+static struct shm_segment *attached_seg;
+static struct shm_slot *attached_slot;
+
+static void
+attach_release(void)
+{
+	shm_release(attached_slot);
+	attached_slot = NULL;
+	shm_segment_close(attached_seg);
+	attached_seg = NULL;
+}
+
+struct shm_slot *
+shm_attach(enum shm_role role, const char *session)
+{
+	const char *name = shm_default_name();
+	char err[512];
+
+	if (attached_slot)
+		return attached_slot;
+	if (!(attached_seg = shm_segment_open(name, err, sizeof err))) {
+		warnf("%s; going on without counters", err);
+		return NULL;
+	}
+	if (!(attached_slot = shm_claim(attached_seg, role, session))) {
+		if (errno == ENOSPC)
+			warnf("shared memory %s: all %d slots are taken; going on without counters",
+				name, SHM_SLOTS);
+		else
+			warnf("shared memory %s: cannot claim a slot: %s; going on without counters",
+				name, strerror(errno));
+		shm_segment_close(attached_seg);
+		attached_seg = NULL;
+		return NULL;
+	}
+	atexit(attach_release);
+	return attached_slot;
+}
+
+void
+shm_count(struct shm_slot *slot, enum shm_counter c, uint64_t n)
+{
+	if (slot && (unsigned)c < SHM_COUNTERS)
+		atomic_fetch_add_explicit(&slot->m->counter[c], n, memory_order_relaxed);
+}
+
+int
+shm_hist_bucket(int64_t us)
+{
+	uint64_t v, sq;
+	int i;
+
+	/* v <= 2^(i/2)  <=>  v^2 <= 2^i: i is the bit length of v^2 - 1. */
+	if (us <= 1)
+		return 0;
+	if (us > (int64_t)1 << 24)
+		return SHM_HIST_BUCKETS - 1;
+	v = (uint64_t)us;
+	sq = v * v - 1;
+	i = 64 - __builtin_clzll(sq);
+	return i < SHM_HIST_BUCKETS - 1 ? i : SHM_HIST_BUCKETS - 1;
+}
+
+double
+shm_hist_bound_us(int i)
+{
+	if (i < 0)
+		return 0;
+	if (i >= SHM_HIST_BUCKETS - 1)
+		return INFINITY;
+	return ldexp(i % 2 ? 1.4142135623730951 : 1.0, i / 2);
+}
+
+void
+shm_observe_us(struct shm_slot *slot, enum shm_hist h, int64_t us)
+{
+	struct hist_mem *hm;
+
+	if (!slot || (unsigned)h >= SHM_HISTS)
+		return;
+	if (us < 0)
+		us = 0;
+	hm = &slot->m->hist[h];
+	atomic_fetch_add_explicit(&hm->bucket[shm_hist_bucket(us)], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&hm->count, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&hm->sum_us, (uint64_t)us, memory_order_relaxed);
+}
+
+void
+shm_gauge_set(struct shm_slot *slot, enum shm_gauge g, double v)
+{
+	uint64_t bits;
+
+	if (!slot || (unsigned)g >= SHM_GAUGES)
+		return;
+	memcpy(&bits, &v, sizeof bits);
+	atomic_store_explicit(&slot->m->gauge[g], bits, memory_order_relaxed);
+}
+
+/* The session ring: producer. */
+static int
+ring_post(struct shm_slot *self, enum shm_record_kind kind, int64_t id, double t,
+	const char *message)
+{
+	struct ring_mem *r;
+	struct ring_entry *e;
+	uint64_t head, tail;
+
+	if (!self)
+		return -1;
+	r = &self->m->ring;
+	head = atomic_load_explicit(&r->head, memory_order_relaxed);
+	tail = atomic_load_explicit(&r->tail, memory_order_acquire);
+	if (head - tail >= SHM_RING_RECORDS) {
+		shm_count(self, SHM_RING_DROPS, 1);
+		return -1;
+	}
+	e = &r->entry[head % SHM_RING_RECORDS];
+	e->kind = (uint32_t)kind;
+	e->id = id;
+	e->t = t;
+	memset(e->message, 0, sizeof e->message);
+	if (message) {
+		size_t len = strlen(message);
+
+		/* Cut at a character boundary: never before a continuation byte. */
+		if (len > SHM_MESSAGE_MAX) {
+			len = SHM_MESSAGE_MAX;
+			while (len > 0 && ((unsigned char)message[len] & 0xc0) == 0x80)
+				len--;
+		}
+		memcpy(e->message, message, len);
+	}
+	atomic_store_explicit(&r->head, head + 1, memory_order_release);
+	return 0;
+}
+
+int
+shm_session_post_ack(struct shm_slot *self, int64_t id, double t)
+{
+	return ring_post(self, SHM_RECORD_ACK, id, t, NULL);
+}
+
+int
+shm_session_post_error(struct shm_slot *self, int64_t id, const char *message)
+{
+	return ring_post(self, SHM_RECORD_ERROR, id, 0, message);
+}
+
+unsigned
+shm_session_unread(struct shm_slot *self)
+{
+	struct ring_mem *r;
+	uint64_t head, tail;
+
+	if (!self)
+		return 0;
+	r = &self->m->ring;
+	head = atomic_load_explicit(&r->head, memory_order_relaxed);
+	tail = atomic_load_explicit(&r->tail, memory_order_acquire);
+	return head - tail <= SHM_RING_RECORDS ? (unsigned)(head - tail) : 0;
+}
+
+static bool
+session_equal(struct slot_mem *m, const uint64_t words[SESSION_WORDS])
+{
+	for (int i = 0; i < SESSION_WORDS; i++)
+		if (atomic_load_explicit(&m->session[i], memory_order_relaxed) != words[i])
+			return false;
+	return true;
+}
+
+/*
+ * The live compose slot of self's session, found again whenever the one
+ * found last changed hands.  NULL when there is none.
+ */
+static struct slot_mem *
+find_producer(struct shm_slot *self)
+{
+	struct shm_segment *seg = self->seg;
+
+	if (self->session[0] == 0)
+		return NULL;
+	if (self->producer >= 0) {
+		struct slot_mem *m = &seg->slots[self->producer];
+		uint64_t o = atomic_load_explicit(&m->owner, memory_order_acquire);
+
+		if (owner_state(o) == STATE_LIVE &&
+		    atomic_load_explicit(&m->gen, memory_order_acquire) == self->producer_gen)
+			return m;
+		self->producer = -1;
+	}
+	for (int i = 0; i < SHM_SLOTS; i++) {
+		struct slot_mem *m = &seg->slots[i];
+		uint64_t o = atomic_load_explicit(&m->owner, memory_order_acquire);
+		uint32_t gen;
+		bool match;
+
+		if (owner_state(o) != STATE_LIVE || m == self->m)
+			continue;
+		gen = atomic_load_explicit(&m->gen, memory_order_acquire);
+		match = !(gen & 1) &&
+			atomic_load_explicit(&m->role, memory_order_relaxed) == SHM_ROLE_COMPOSE &&
+			session_equal(m, self->session);
+		atomic_thread_fence(memory_order_acquire);
+		if (match && atomic_load_explicit(&m->gen, memory_order_relaxed) == gen) {
+			self->producer = i;
+			self->producer_gen = gen;
+			return m;
+		}
+	}
+	return NULL;
+}
+
+int
+shm_session_poll(struct shm_slot *self, struct shm_record *rec)
+{
+	struct slot_mem *m;
+	struct ring_mem *r;
+	const struct ring_entry *e;
+	uint64_t head, tail;
+
+	if (!self || !(m = find_producer(self)))
+		return 0;
+	r = &m->ring;
+	tail = atomic_load_explicit(&r->tail, memory_order_acquire);
+	head = atomic_load_explicit(&r->head, memory_order_acquire);
+	if (head == tail || head - tail > SHM_RING_RECORDS)
+		return 0;
+	e = &r->entry[tail % SHM_RING_RECORDS];
+	rec->kind = (enum shm_record_kind)e->kind;
+	rec->id = e->id;
+	rec->t = e->t;
+	memcpy(rec->message, e->message, SHM_MESSAGE_MAX);
+	rec->message[SHM_MESSAGE_MAX] = '\0';
+	/* Fails only when a new owner reset the ring: then the record is stale. */
+	return atomic_compare_exchange_strong_explicit(&r->tail, &tail, tail + 1,
+		memory_order_release, memory_order_relaxed) ? 1 : 0;
+}
+
+uint64_t
+shm_session_dropped(struct shm_slot *self)
+{
+	struct slot_mem *m;
+
+	if (!self || !(m = find_producer(self)))
+		return 0;
+	return atomic_load_explicit(&m->counter[SHM_RING_DROPS], memory_order_relaxed) -
+		atomic_load_explicit(&m->base_counter[SHM_RING_DROPS], memory_order_relaxed);
+}
+
+/* Reading. */
+
+static void
+hist_read(struct hist_mem *hm, struct shm_hist_snap *out, bool add)
+{
+	const memory_order rlx = memory_order_relaxed;
+
+	if (!add)
+		memset(out, 0, sizeof *out);
+	for (int i = 0; i < SHM_HIST_BUCKETS; i++)
+		out->bucket[i] += atomic_load_explicit(&hm->bucket[i], rlx);
+	out->count += atomic_load_explicit(&hm->count, rlx);
+	out->sum_us += atomic_load_explicit(&hm->sum_us, rlx);
+}
+
+static void
+hist_subtract(struct shm_hist_snap *a, const struct shm_hist_snap *b)
+{
+	for (int i = 0; i < SHM_HIST_BUCKETS; i++)
+		a->bucket[i] -= b->bucket[i];
+	a->count -= b->count;
+	a->sum_us -= b->sum_us;
+}
+
+void
+shm_read_totals(struct shm_segment *seg, struct shm_totals *out)
+{
+	memset(out, 0, sizeof *out);
+	out->slots = SHM_SLOTS;
+	out->created_unix_ms = seg->hdr->created_unix_ms;
+	out->sessions_total = atomic_load_explicit(&seg->hdr->sessions_total, memory_order_relaxed);
+	out->reclaimed_total = atomic_load_explicit(&seg->hdr->reclaimed_total, memory_order_relaxed);
+	for (int i = 0; i < SHM_SLOTS; i++) {
+		struct slot_mem *m = &seg->slots[i];
+		uint64_t o = atomic_load_explicit(&m->owner, memory_order_acquire);
+
+		/* Free slots count too: they keep what their past owners counted. */
+		for (int c = 0; c < SHM_COUNTERS; c++)
+			out->counter[c] += atomic_load_explicit(&m->counter[c], memory_order_relaxed);
+		for (int h = 0; h < SHM_HISTS; h++)
+			hist_read(&m->hist[h], &out->hist[h], true);
+		if (owner_state(o) != STATE_LIVE)
+			continue;
+		if (owner_dead(m, o))
+			out->dead++;
+		else {
+			uint32_t role = atomic_load_explicit(&m->role, memory_order_relaxed);
+
+			out->live[role < SHM_ROLES ? role : SHM_ROLE_OTHER]++;
+		}
+	}
+}
+
+/* Reads a live slot consistently.  Returns false when it is not live. */
+static bool
+slot_read(struct slot_mem *m, int index, struct shm_slot_info *info)
+{
+	const memory_order rlx = memory_order_relaxed;
+
+	for (int tries = 0; tries < READ_TRIES; tries++) {
+		uint32_t gen = atomic_load_explicit(&m->gen, memory_order_acquire);
+		uint64_t o = atomic_load_explicit(&m->owner, memory_order_acquire);
+		uint64_t words[SESSION_WORDS], base[SHM_COUNTERS];
+		struct shm_hist_snap bh;
+
+		if (owner_state(o) != STATE_LIVE)
+			return false;
+		if (gen & 1) {
+			sched_yield();
+			continue;
+		}
+		info->index = index;
+		info->pid = owner_pid(o);
+		info->role = (enum shm_role)atomic_load_explicit(&m->role, rlx);
+		info->start_unix_ms = atomic_load_explicit(&m->start_unix_ms, rlx);
+		for (int i = 0; i < SESSION_WORDS; i++)
+			words[i] = atomic_load_explicit(&m->session[i], rlx);
+		for (int g = 0; g < SHM_GAUGES; g++) {
+			uint64_t bits = atomic_load_explicit(&m->gauge[g], rlx);
+
+			memcpy(&info->gauge[g], &bits, sizeof bits);
+		}
+		for (int c = 0; c < SHM_COUNTERS; c++)
+			base[c] = atomic_load_explicit(&m->base_counter[c], rlx);
+		for (int h = 0; h < SHM_HISTS; h++) {
+			hist_read(&m->base_hist[h], &bh, false);
+			hist_read(&m->hist[h], &info->hist[h], false);
+			hist_subtract(&info->hist[h], &bh);
+		}
+		for (int c = 0; c < SHM_COUNTERS; c++)
+			info->counter[c] = atomic_load_explicit(&m->counter[c], rlx) - base[c];
+		atomic_thread_fence(memory_order_acquire);
+		if (atomic_load_explicit(&m->gen, rlx) != gen)
+			continue;
+		memcpy(info->session, words, SHM_SESSION_MAX);
+		info->session[SHM_SESSION_MAX] = '\0';
+		info->alive = !owner_dead(m, o);
+		return true;
+	}
+	return false;
+}
+
+int
+shm_read_next(struct shm_segment *seg, int *pos, struct shm_slot_info *info)
+{
+	for (int i = *pos < 0 ? 0 : *pos; i < SHM_SLOTS; i++) {
+		if (slot_read(&seg->slots[i], i, info)) {
+			*pos = i + 1;
+			return 1;
+		}
+	}
+	*pos = SHM_SLOTS;
+	return 0;
+}
+
+int
+shm_reap(struct shm_segment *seg)
+{
+	int reaped = 0;
+
+	for (int i = 0; i < SHM_SLOTS; i++) {
+		struct slot_mem *m = &seg->slots[i];
+		uint64_t o = atomic_load_explicit(&m->owner, memory_order_acquire);
+
+		if (o == 0 || !owner_dead(m, o))
+			continue;
+		if (atomic_compare_exchange_strong_explicit(&m->owner, &o, 0,
+				memory_order_acq_rel, memory_order_relaxed)) {
+			atomic_fetch_add_explicit(&seg->hdr->reclaimed_total, 1, memory_order_relaxed);
+			reaped++;
+		}
+	}
+	return reaped;
+}
+
+const char *
+shm_role_name(enum shm_role role)
+{
+	static const char *const names[SHM_ROLES] = {
+		"none", "compose", "render", "chunk", "stat", "other",
+	};
+
+	return (unsigned)role < SHM_ROLES ? names[role] : "other";
+}
+
+const char *
+shm_counter_name(enum shm_counter c)
+{
+	static const char *const names[SHM_COUNTERS] = {
+		"chunks", "chunks_late", "bytes", "acks", "errors", "events",
+		"controls_applied", "controls_rejected", "stats_messages", "underruns",
+		"ring_drops",
+	};
+
+	return (unsigned)c < SHM_COUNTERS ? names[c] : "?";
+}
+
+const char *
+shm_hist_name(enum shm_hist h)
+{
+	static const char *const names[SHM_HISTS] = {
+		"lateness", "render", "buffer", "jitter", "latency",
+	};
+
+	return (unsigned)h < SHM_HISTS ? names[h] : "?";
+}
+
+const char *
+shm_gauge_name(enum shm_gauge g)
+{
+	static const char *const names[SHM_GAUGES] = {
+		"music_s", "buffer_ms", "jitter_ms", "latency_ms", "underruns",
+	};
+
+	return (unsigned)g < SHM_GAUGES ? names[g] : "?";
+}

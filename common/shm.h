@@ -1,0 +1,267 @@
+/*
+ * shm.h - the shared-memory registry: the only state that Auralis
+ * processes share (DESIGN.md, decision 5; docs/shared-memory.md).
+ *
+ * One POSIX shared-memory segment, named by $AURALIS_SHM (default
+ * "/auralis"), mode 0600, holds a header and SHM_SLOTS fixed-size slots.
+ * Every aur-* process claims one slot with a compare-and-swap on the
+ * slot's owner word, counts into it with relaxed C11 atomic increments,
+ * and frees it at exit; a slot whose process died is taken back by the
+ * next claimer.  Nothing locks: writers never wait, readers never stop a
+ * writer.
+ *
+ * Counters and histograms in a slot are cumulative over every process that
+ * ever held the slot; each claim records a baseline.  So the sum over all
+ * slots is the exact total since the segment was created -- nothing is
+ * moved anywhere when a process exits or dies -- and one process's own
+ * values are its slot's values minus the baseline.
+ *
+ * The slot of an aur-compose also carries a session ring: a single-
+ * producer, single-consumer queue of control acknowledgements and errors
+ * that the aur-chunk of the same session (the same $AURALIS_SESSION) reads
+ * and sends to the browser in audio order.
+ *
+ * Every function that takes a struct shm_slot * accepts NULL and then does
+ * nothing, so a tool that could not attach goes on without counters.
+ */
+#ifndef AUR_SHM_H
+#define AUR_SHM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define SHM_NAME_DEFAULT "/auralis"
+#define SHM_LAYOUT_VERSION 1
+#define SHM_MAGIC 0x0053494c41525541ull /* "AURALIS\0" in little-endian memory */
+#define SHM_SLOTS 512
+#define SHM_SESSION_MAX 64      /* bytes of a session id, without the NUL */
+#define SHM_MESSAGE_MAX 200     /* bytes of an error message, without the NUL */
+#define SHM_RING_RECORDS 16     /* records in a session ring */
+#define SHM_HIST_BUCKETS 48     /* see shm_hist_bound_us */
+#define SHM_ID_NONE INT64_MIN   /* an error that answers no message id */
+
+/* What a process does; one slot per process. */
+enum shm_role {
+	SHM_ROLE_NONE,
+	SHM_ROLE_COMPOSE,
+	SHM_ROLE_RENDER,
+	SHM_ROLE_CHUNK,         /* one per live session */
+	SHM_ROLE_STAT,
+	SHM_ROLE_OTHER,         /* tests and tools */
+	SHM_ROLES
+};
+
+/* Monotonic counters, added to with shm_count. */
+enum shm_counter {
+	SHM_CHUNKS,             /* aur-chunk: audio messages sent */
+	SHM_CHUNKS_LATE,        /* aur-chunk: sent more than 150 ms after due */
+	SHM_BYTES,              /* bytes written on stdout */
+	SHM_ACKS,               /* aur-chunk: ack messages sent */
+	SHM_ERRORS,             /* aur-chunk: error messages sent */
+	SHM_EVENTS,             /* aur-compose: note events written */
+	SHM_CONTROLS_APPLIED,   /* aur-compose: control and preset messages applied */
+	SHM_CONTROLS_REJECTED,  /* aur-compose: ... answered with an error */
+	SHM_STATS_MESSAGES,     /* aur-compose: stats messages from the client */
+	SHM_UNDERRUNS,          /* aur-compose: client-reported underruns, as they grow */
+	SHM_RING_DROPS,         /* aur-compose: records that did not fit the session ring */
+	SHM_COUNTERS
+};
+
+/* Histograms of durations, in microseconds, added to with shm_observe_us. */
+enum shm_hist {
+	SHM_HIST_LATENESS,      /* aur-chunk: chunk sent minus chunk due (0 when early) */
+	SHM_HIST_RENDER,        /* aur-render: wall time to render one block */
+	SHM_HIST_BUFFER,        /* client-reported buffered audio */
+	SHM_HIST_JITTER,        /* client-reported arrival jitter */
+	SHM_HIST_LATENCY,       /* client-measured control-to-sound latency */
+	SHM_HISTS
+};
+
+/* Last values, set with shm_gauge_set; they belong to the process only. */
+enum shm_gauge {
+	SHM_GAUGE_MUSIC_S,      /* music time reached, seconds */
+	SHM_GAUGE_BUFFER_MS,    /* the client's last reported buffer */
+	SHM_GAUGE_JITTER_MS,    /* ... jitter */
+	SHM_GAUGE_LATENCY_MS,   /* ... control latency */
+	SHM_GAUGE_UNDERRUNS,    /* ... underruns since it connected */
+	SHM_GAUGES
+};
+
+/* An open segment, and a claimed slot in it: process-local handles. */
+struct shm_segment;
+struct shm_slot;
+
+/* $AURALIS_SHM if set and not empty, else SHM_NAME_DEFAULT. */
+const char *shm_default_name(void);
+
+/*
+ * Opens the segment name ("/auralis": a slash, then no other slash),
+ * creating it when it does not exist.  The creator sizes and initialises
+ * it and publishes SHM_MAGIC last; an opener that finds it half made waits
+ * for the magic up to one second.  Returns NULL with a one-line message in
+ * err[errlen] (without the program name) for a bad name, a system error,
+ * another layout version, a foreign or never initialised segment: the
+ * message ends in how to remove it.  The handle is freed by
+ * shm_segment_close.
+ */
+struct shm_segment *shm_segment_open(const char *name, char *err, size_t errlen);
+
+/* Unmaps the segment and frees the handle (not the slots claimed in it). */
+void shm_segment_close(struct shm_segment *seg);
+
+/*
+ * Claims a free slot, or the first slot of a dead process, for this
+ * process (getpid()) with role and session (NULL or "" for none; at most
+ * SHM_SESSION_MAX bytes).  The slot's own values start at zero and a
+ * compose slot's ring starts empty.  Returns a handle, or NULL with errno
+ * EINVAL (session too long), ENOSPC (every slot is live) or ENOMEM.  One
+ * process may hold several slots (tests do); the handle is freed by
+ * shm_release.
+ */
+struct shm_slot *shm_claim(struct shm_segment *seg, enum shm_role role, const char *session);
+
+/*
+ * Frees the slot for the next claimer and frees the handle.  The slot's
+ * counts stay in the segment's totals.  Does nothing to the slot (but
+ * frees the handle) when called from a process that is not its owner,
+ * such as a forked child.
+ */
+void shm_release(struct shm_slot *slot);
+
+/*
+ * What a tool calls once at start: opens shm_default_name(), claims a slot
+ * and releases it at exit (atexit).  On any failure it warns once,
+ * "prog: shared memory /auralis: ...; going on without counters", and
+ * returns NULL, which every shm_* writer accepts.
+ */
+struct shm_slot *shm_attach(enum shm_role role, const char *session);
+
+/* Adds n to counter c of the slot (relaxed atomic; never blocks). */
+void shm_count(struct shm_slot *slot, enum shm_counter c, uint64_t n);
+
+/* Adds one observation of us microseconds (negative counts as 0) to h. */
+void shm_observe_us(struct shm_slot *slot, enum shm_hist h, int64_t us);
+
+/* Sets gauge g of the slot to v. */
+void shm_gauge_set(struct shm_slot *slot, enum shm_gauge g, double v);
+
+/*
+ * The histogram buckets.  Bucket i counts values v (in whole microseconds)
+ * with bound(i - 1) < v <= bound(i), where bound(i) = 2^(i/2) us for
+ * i < SHM_HIST_BUCKETS - 1: 1, 1.41, 2, 2.83, 4 ... 8388608 us (8.4 s).
+ * The last bucket counts everything above, its bound is INFINITY.
+ */
+int shm_hist_bucket(int64_t us);
+double shm_hist_bound_us(int i);
+
+/* The session ring. */
+enum shm_record_kind {
+	SHM_RECORD_ACK = 1,     /* a control change is first heard at music time t */
+	SHM_RECORD_ERROR = 2,   /* message id was rejected: message */
+};
+
+struct shm_record {
+	enum shm_record_kind kind;
+	int64_t id;             /* the client's message id, or SHM_ID_NONE */
+	double t;               /* music time, seconds (acks) */
+	char message[SHM_MESSAGE_MAX + 1]; /* NUL-terminated (errors) */
+};
+
+/*
+ * Producer side, called by the aur-compose of a session on its own slot:
+ * queues an ack of message id heard from music time t.  Returns 0, or -1
+ * when the ring is full: the record is dropped and SHM_RING_DROPS counted
+ * (never an older record).  Records keep their order.
+ */
+int shm_session_post_ack(struct shm_slot *self, int64_t id, double t);
+
+/*
+ * Queues an error for message id (SHM_ID_NONE when it had none).  A message
+ * longer than SHM_MESSAGE_MAX bytes is cut at a UTF-8 character boundary.
+ * Returns as shm_session_post_ack.
+ */
+int shm_session_post_error(struct shm_slot *self, int64_t id, const char *message);
+
+/*
+ * Producer side: how many of its records the consumer has not taken yet.
+ * A composer that is about to exit can wait a little for this to reach 0,
+ * so that its last acks are not lost with its slot.
+ */
+unsigned shm_session_unread(struct shm_slot *self);
+
+/*
+ * Consumer side, called by the aur-chunk of a session on its own slot:
+ * takes the oldest record from the ring of the live compose slot with the
+ * same session id into *rec.  Returns 1, or 0 when the ring is empty or no
+ * such slot is live (yet).  Never blocks.
+ */
+int shm_session_poll(struct shm_slot *self, struct shm_record *rec);
+
+/*
+ * Consumer side: how many records the session's producer has dropped
+ * since it claimed its slot (0 when there is none).
+ */
+uint64_t shm_session_dropped(struct shm_slot *self);
+
+/* Reading, for aur-stat and tests.  Readers take no slot and write nothing. */
+
+struct shm_hist_snap {
+	uint64_t bucket[SHM_HIST_BUCKETS];
+	uint64_t count;
+	uint64_t sum_us;
+};
+
+struct shm_totals {
+	uint64_t counter[SHM_COUNTERS];    /* every process since the segment was made */
+	struct shm_hist_snap hist[SHM_HISTS];
+	uint64_t sessions_total;           /* chunk slots ever claimed */
+	uint64_t reclaimed_total;          /* slots taken back from dead processes */
+	unsigned live[SHM_ROLES];          /* slots whose process is alive, per role */
+	unsigned dead;                     /* slots still held by a dead process */
+	unsigned slots;                    /* SHM_SLOTS */
+	int64_t created_unix_ms;
+};
+
+/*
+ * Sums every slot into *out.  live[SHM_ROLE_CHUNK] is the number of active
+ * sessions.  Each counter is exact as of the moment it was read.
+ */
+void shm_read_totals(struct shm_segment *seg, struct shm_totals *out);
+
+struct shm_slot_info {
+	int index;
+	enum shm_role role;
+	pid_t pid;
+	bool alive;                        /* kill(pid, 0) finds the process */
+	char session[SHM_SESSION_MAX + 1];
+	int64_t start_unix_ms;
+	uint64_t counter[SHM_COUNTERS];    /* this process's own */
+	struct shm_hist_snap hist[SHM_HISTS];
+	double gauge[SHM_GAUGES];
+};
+
+/*
+ * Reads the next claimed slot with index >= *pos into *info and sets *pos
+ * past it.  Returns 1, or 0 when there are no more.  A slot that changes
+ * hands while it is read is read again.
+ */
+int shm_read_next(struct shm_segment *seg, int *pos, struct shm_slot_info *info);
+
+/* Frees the slots of dead processes.  Returns how many. */
+int shm_reap(struct shm_segment *seg);
+
+/* "compose", "render", "chunk", "stat", "other" ("none" for 0). */
+const char *shm_role_name(enum shm_role role);
+
+/* "chunks", "chunks_late", "bytes", ...: names for metrics. */
+const char *shm_counter_name(enum shm_counter c);
+
+/* "lateness", "render", "buffer", "jitter", "latency". */
+const char *shm_hist_name(enum shm_hist h);
+
+/* "music_s", "buffer_ms", "jitter_ms", "latency_ms", "underruns". */
+const char *shm_gauge_name(enum shm_gauge g);
+
+#endif

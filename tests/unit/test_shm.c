@@ -1,0 +1,619 @@
+/*
+ * test_shm.c - the shared-memory registry: racing creators, exact totals
+ * from many counting processes, a killed process's slot taken back without
+ * losing its counts, layout checks, the histogram buckets, and the session
+ * ring in one process and across two.
+ *
+ * Each test uses its own segment, /auralis-test-PID-N, removed at the end.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "clock.h"
+#include "shm.h"
+
+enum { WORKERS = 8, INCREMENTS = 100000 };
+
+static char names[16][64];
+static int nnames;
+
+static const char *
+new_name(void)
+{
+	char *name = names[nnames++];
+
+	snprintf(name, sizeof names[0], "/auralis-test-%ld-%d", (long)getpid(), nnames);
+	shm_unlink(name);
+	return name;
+}
+
+static struct shm_segment *
+open_ok(const char *name)
+{
+	char err[512] = "";
+	struct shm_segment *seg = shm_segment_open(name, err, sizeof err);
+
+	if (!seg)
+		fprintf(stderr, "shm_segment_open: %s\n", err);
+	CHECK(seg != NULL);
+	return seg;
+}
+
+static void
+wait_ok(pid_t pid)
+{
+	int status;
+
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* One slot, its own counts, its release. */
+static void
+test_basics(void)
+{
+	const char *name = new_name();
+	struct shm_segment *seg = open_ok(name);
+	struct shm_slot *a, *b;
+	struct shm_slot_info info;
+	struct shm_totals tot;
+	char err[512];
+	int pos = 0;
+
+	if (!seg)
+		return;
+	a = shm_claim(seg, SHM_ROLE_CHUNK, "abc");
+	b = shm_claim(seg, SHM_ROLE_RENDER, NULL);
+	CHECK(a && b);
+	shm_count(a, SHM_CHUNKS, 3);
+	shm_count(a, SHM_BYTES, 100);
+	shm_count(b, SHM_BYTES, 5);
+	shm_observe_us(a, SHM_HIST_LATENESS, 1000);
+	shm_observe_us(a, SHM_HIST_LATENESS, -5);
+	shm_gauge_set(a, SHM_GAUGE_MUSIC_S, 12.5);
+	/* A NULL slot is how a tool goes on without counters. */
+	shm_count(NULL, SHM_CHUNKS, 1);
+	shm_observe_us(NULL, SHM_HIST_RENDER, 1);
+	shm_gauge_set(NULL, SHM_GAUGE_MUSIC_S, 1);
+	CHECK(shm_session_post_ack(NULL, 1, 0) == -1);
+
+	CHECK(shm_read_next(seg, &pos, &info) == 1);
+	CHECK(info.index == 0 && info.role == SHM_ROLE_CHUNK && info.pid == getpid());
+	CHECK(info.alive);
+	CHECK_STR(info.session, "abc");
+	CHECK(info.counter[SHM_CHUNKS] == 3 && info.counter[SHM_BYTES] == 100);
+	CHECK(info.hist[SHM_HIST_LATENESS].count == 2);
+	CHECK(info.hist[SHM_HIST_LATENESS].sum_us == 1000);
+	CHECK(info.hist[SHM_HIST_LATENESS].bucket[0] == 1);
+	CHECK(info.hist[SHM_HIST_LATENESS].bucket[shm_hist_bucket(1000)] == 1);
+	CHECK(info.gauge[SHM_GAUGE_MUSIC_S] == 12.5);
+	CHECK(shm_read_next(seg, &pos, &info) == 1);
+	CHECK(info.index == 1 && info.role == SHM_ROLE_RENDER);
+	CHECK_STR(info.session, "");
+	CHECK(shm_read_next(seg, &pos, &info) == 0);
+
+	shm_read_totals(seg, &tot);
+	CHECK(tot.counter[SHM_BYTES] == 105);
+	CHECK(tot.live[SHM_ROLE_CHUNK] == 1 && tot.live[SHM_ROLE_RENDER] == 1);
+	CHECK(tot.sessions_total == 1 && tot.dead == 0 && tot.slots == SHM_SLOTS);
+
+	/* A released slot is free again; its counts stay in the totals. */
+	shm_release(a);
+	pos = 0;
+	CHECK(shm_read_next(seg, &pos, &info) == 1 && info.index == 1);
+	a = shm_claim(seg, SHM_ROLE_CHUNK, "def");
+	CHECK(a != NULL);
+	pos = 0;
+	CHECK(shm_read_next(seg, &pos, &info) == 1);
+	CHECK(info.index == 0 && info.counter[SHM_CHUNKS] == 0);
+	CHECK(info.hist[SHM_HIST_LATENESS].count == 0 && info.gauge[SHM_GAUGE_MUSIC_S] == 0);
+	shm_count(a, SHM_CHUNKS, 1);
+	shm_read_totals(seg, &tot);
+	CHECK(tot.counter[SHM_CHUNKS] == 4 && tot.sessions_total == 2);
+	CHECK(tot.hist[SHM_HIST_LATENESS].count == 2);
+
+	/* Session ids are bounded. */
+	{
+		char long_id[SHM_SESSION_MAX + 2];
+
+		memset(long_id, 'x', sizeof long_id - 1);
+		long_id[sizeof long_id - 1] = '\0';
+		errno = 0;
+		CHECK(shm_claim(seg, SHM_ROLE_CHUNK, long_id) == NULL && errno == EINVAL);
+		long_id[SHM_SESSION_MAX] = '\0';
+		shm_release(b);
+		b = shm_claim(seg, SHM_ROLE_CHUNK, long_id);
+		pos = 1;
+		CHECK(b && shm_read_next(seg, &pos, &info) == 1 && strlen(info.session) == SHM_SESSION_MAX);
+	}
+	shm_release(a);
+	shm_release(b);
+	shm_segment_close(seg);
+
+	/* Names: a slash and then no other. */
+	CHECK(shm_segment_open("auralis", err, sizeof err) == NULL);
+	CHECK(strstr(err, "expected a slash") != NULL);
+	CHECK(shm_segment_open("/a/b", err, sizeof err) == NULL);
+	CHECK(shm_segment_open("/", err, sizeof err) == NULL);
+}
+
+/*
+ * WORKERS processes open the same new segment at once (one creates it, the
+ * others wait for its magic), and count INCREMENTS each while the parent
+ * reads: the totals are exact and never go backwards.
+ */
+static void
+test_many_writers(void)
+{
+	const char *name = new_name();
+	struct shm_segment *seg;
+	struct shm_totals tot;
+	pid_t pids[WORKERS];
+	int go[2];
+	uint64_t last = 0;
+	bool monotonic = true;
+
+	CHECK(pipe(go) == 0);
+	for (int w = 0; w < WORKERS; w++) {
+		if ((pids[w] = fork()) == 0) {
+			char err[512], c;
+			struct shm_slot *slot;
+
+			close(go[1]);
+			if (read(go[0], &c, 1) != 0)
+				_exit(3);
+			if (!(seg = shm_segment_open(name, err, sizeof err))) {
+				fprintf(stderr, "worker: %s\n", err);
+				_exit(1);
+			}
+			if (!(slot = shm_claim(seg, SHM_ROLE_OTHER, NULL)))
+				_exit(2);
+			for (int i = 0; i < INCREMENTS; i++) {
+				shm_count(slot, SHM_CHUNKS, 1);
+				shm_count(slot, SHM_BYTES, 3);
+				shm_observe_us(slot, SHM_HIST_RENDER, i % 5000);
+			}
+			shm_release(slot);
+			shm_segment_close(seg);
+			_exit(0);
+		}
+	}
+	/* Closing the write end lets every worker go at the same moment. */
+	close(go[0]);
+	close(go[1]);
+	clock_sleep_until(clock_now_ns() + 20000000);
+	seg = open_ok(name);
+	if (!seg)
+		return;
+	for (int i = 0; i < 200; i++) {
+		shm_read_totals(seg, &tot);
+		if (tot.counter[SHM_CHUNKS] < last)
+			monotonic = false;
+		last = tot.counter[SHM_CHUNKS];
+	}
+	for (int w = 0; w < WORKERS; w++)
+		wait_ok(pids[w]);
+	CHECK(monotonic);
+	shm_read_totals(seg, &tot);
+	CHECK(tot.counter[SHM_CHUNKS] == (uint64_t)WORKERS * INCREMENTS);
+	CHECK(tot.counter[SHM_BYTES] == (uint64_t)WORKERS * INCREMENTS * 3);
+	CHECK(tot.hist[SHM_HIST_RENDER].count == (uint64_t)WORKERS * INCREMENTS);
+	{
+		uint64_t sum = 0, buckets = 0;
+
+		for (int i = 0; i < INCREMENTS; i++)
+			sum += (uint64_t)(i % 5000);
+		CHECK(tot.hist[SHM_HIST_RENDER].sum_us == sum * WORKERS);
+		for (int i = 0; i < SHM_HIST_BUCKETS; i++)
+			buckets += tot.hist[SHM_HIST_RENDER].bucket[i];
+		CHECK(buckets == (uint64_t)WORKERS * INCREMENTS);
+	}
+	CHECK(tot.live[SHM_ROLE_OTHER] == 0 && tot.dead == 0);
+	shm_segment_close(seg);
+}
+
+/*
+ * WORKERS processes claim and release slots as fast as they can: a slot is
+ * never held by two of them at once (a claimer must not take a slot that
+ * another claimer is still setting up), and every count arrives.
+ */
+static void
+test_claim_churn(void)
+{
+	enum { ROUNDS = 2000 };
+	const char *name = new_name();
+	struct shm_segment *seg = open_ok(name);
+	struct shm_totals tot;
+	pid_t pids[WORKERS];
+
+	if (!seg)
+		return;
+	for (int w = 0; w < WORKERS; w++) {
+		if ((pids[w] = fork()) == 0) {
+			int stolen = 0;
+
+			for (int r = 0; r < ROUNDS; r++) {
+				enum shm_role role = r % 2 ? SHM_ROLE_COMPOSE : SHM_ROLE_CHUNK;
+				struct shm_slot *slot = shm_claim(seg, role, "churn");
+				struct shm_slot_info info;
+				int pos;
+
+				if (!slot)
+					_exit(2);
+				shm_count(slot, SHM_EVENTS, 1);
+				/* Find our slot: it must be ours alone until we free it. */
+				for (pos = 0; shm_read_next(seg, &pos, &info) == 1;)
+					if (info.pid == getpid())
+						break;
+				if (info.pid != getpid() || info.role != role || info.counter[SHM_EVENTS] != 1)
+					stolen++;
+				shm_release(slot);
+			}
+			_exit(stolen ? 1 : 0);
+		}
+	}
+	for (int w = 0; w < WORKERS; w++)
+		wait_ok(pids[w]);
+	shm_read_totals(seg, &tot);
+	CHECK(tot.counter[SHM_EVENTS] == (uint64_t)WORKERS * ROUNDS);
+	CHECK(tot.reclaimed_total == 0);
+	CHECK(tot.live[SHM_ROLE_CHUNK] == 0 && tot.live[SHM_ROLE_COMPOSE] == 0 && tot.dead == 0);
+	shm_segment_close(seg);
+}
+
+/*
+ * A process killed while it holds a slot: readers see it dead, the next
+ * claimer takes its slot back -- even before the parent has reaped the
+ * zombie -- and its counts stay in the totals.
+ */
+static void
+test_killed_process(void)
+{
+	const char *name = new_name();
+	struct shm_segment *seg = open_ok(name);
+	struct shm_slot_info info;
+	struct shm_totals tot;
+	struct shm_slot *slot;
+	int ready[2], pos = 0, status;
+	char c;
+	pid_t pid;
+
+	if (!seg)
+		return;
+	CHECK(pipe(ready) == 0);
+	if ((pid = fork()) == 0) {
+		struct shm_slot *s = shm_claim(seg, SHM_ROLE_CHUNK, "doomed");
+
+		shm_count(s, SHM_CHUNKS, 12345);
+		shm_observe_us(s, SHM_HIST_LATENESS, 200000);
+		if (write(ready[1], "x", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	CHECK(read(ready[0], &c, 1) == 1);
+	CHECK(shm_read_next(seg, &pos, &info) == 1);
+	CHECK(info.pid == pid && info.alive && info.counter[SHM_CHUNKS] == 12345);
+	CHECK_STR(info.session, "doomed");
+
+	kill(pid, SIGKILL);
+	/* Not reaped yet: a zombie counts as dead. */
+	for (int i = 0; i < 500; i++) {
+		shm_read_totals(seg, &tot);
+		if (tot.dead == 1)
+			break;
+		clock_sleep_until(clock_now_ns() + 2000000);
+	}
+	CHECK(tot.dead == 1 && tot.live[SHM_ROLE_CHUNK] == 0);
+	CHECK(tot.counter[SHM_CHUNKS] == 12345);
+	pos = 0;
+	CHECK(shm_read_next(seg, &pos, &info) == 1 && !info.alive);
+
+	slot = shm_claim(seg, SHM_ROLE_COMPOSE, "next");
+	CHECK(slot != NULL);
+	pos = 0;
+	CHECK(shm_read_next(seg, &pos, &info) == 1);
+	CHECK(info.index == 0 && info.pid == getpid() && info.role == SHM_ROLE_COMPOSE);
+	CHECK(info.counter[SHM_CHUNKS] == 0 && info.hist[SHM_HIST_LATENESS].count == 0);
+	shm_count(slot, SHM_CHUNKS, 5);
+	shm_read_totals(seg, &tot);
+	CHECK(tot.reclaimed_total == 1 && tot.dead == 0);
+	CHECK(tot.counter[SHM_CHUNKS] == 12350);
+	CHECK(tot.hist[SHM_HIST_LATENESS].count == 1);
+	CHECK(tot.hist[SHM_HIST_LATENESS].sum_us == 200000);
+	CHECK(waitpid(pid, &status, 0) == pid && WIFSIGNALED(status));
+
+	/* shm_reap frees the slots of the dead without taking them. */
+	if ((pid = fork()) == 0) {
+		shm_claim(seg, SHM_ROLE_RENDER, NULL);
+		_exit(0);       /* no release: it dies holding the slot */
+	}
+	wait_ok(pid);
+	shm_read_totals(seg, &tot);
+	CHECK(tot.dead == 1);
+	CHECK(shm_reap(seg) == 1);
+	shm_read_totals(seg, &tot);
+	CHECK(tot.dead == 0 && tot.reclaimed_total == 2);
+	shm_release(slot);
+	close(ready[0]);
+	close(ready[1]);
+	shm_segment_close(seg);
+}
+
+/* Makes a raw segment of size bytes with the stable prefix given. */
+static void
+make_raw(const char *name, uint64_t magic, uint32_t version, uint64_t size)
+{
+	int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
+	unsigned char *p;
+
+	CHECK(fd >= 0);
+	CHECK(ftruncate(fd, 4096) == 0);
+	p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	CHECK(p != MAP_FAILED);
+	memcpy(p + 8, &version, sizeof version);
+	memcpy(p + 16, &size, sizeof size);
+	memcpy(p, &magic, sizeof magic);
+	munmap(p, 4096);
+	close(fd);
+}
+
+static void
+test_layout_checks(void)
+{
+	const char *name = new_name();
+	char err[512], want[256];
+	int64_t t0;
+
+	make_raw(name, SHM_MAGIC, 3, 4096);
+	CHECK(shm_segment_open(name, err, sizeof err) == NULL);
+	snprintf(want, sizeof want, "shared memory %s has layout version 3, expected 1; "
+		"remove it with: rm /dev/shm/%s", name, name + 1);
+	CHECK_STR(err, want);
+	shm_unlink(name);
+
+	make_raw(name, SHM_MAGIC, SHM_LAYOUT_VERSION, 4096);
+	CHECK(shm_segment_open(name, err, sizeof err) == NULL);
+	CHECK(strstr(err, "is 4096 bytes, expected") != NULL);
+	shm_unlink(name);
+
+	make_raw(name, 0x1234, 1, 4096);
+	CHECK(shm_segment_open(name, err, sizeof err) == NULL);
+	CHECK(strstr(err, "is not an Auralis segment") != NULL);
+	shm_unlink(name);
+
+	/* No magic: the opener waits for it, briefly, then says so. */
+	make_raw(name, 0, 0, 0);
+	t0 = clock_now_ns();
+	CHECK(shm_segment_open(name, err, sizeof err) == NULL);
+	CHECK(strstr(err, "was never initialised") != NULL);
+	CHECK(clock_now_ns() - t0 >= 900000000);
+	shm_unlink(name);
+}
+
+static void
+test_buckets(void)
+{
+	static const struct { int64_t us; int bucket; } table[] = {
+		{ -7, 0 }, { 0, 0 }, { 1, 0 }, { 2, 2 }, { 3, 4 }, { 4, 4 }, { 5, 5 },
+		{ 6, 6 }, { 1000, 20 }, { 1024, 20 }, { 1025, 21 }, { 100000, 34 },
+		{ 1 << 23, 46 }, { (1 << 23) + 1, 47 }, { (int64_t)1 << 40, 47 },
+	};
+
+	for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+		int b = shm_hist_bucket(table[i].us);
+
+		if (b != table[i].bucket)
+			fprintf(stderr, "bucket(%lld) = %d, want %d\n",
+				(long long)table[i].us, b, table[i].bucket);
+		CHECK(b == table[i].bucket);
+	}
+	/* Every value falls in (bound(i - 1), bound(i)]. */
+	for (int64_t v = 1; v < (int64_t)1 << 25; v += 1 + v / 97) {
+		int b = shm_hist_bucket(v);
+		bool inside = (double)v <= shm_hist_bound_us(b) &&
+			(b == 0 || (double)v > shm_hist_bound_us(b - 1));
+
+		CHECK(inside);
+		if (!inside) {
+			fprintf(stderr, "value %lld in bucket %d\n", (long long)v, b);
+			break;
+		}
+	}
+	CHECK(shm_hist_bound_us(0) == 1 && shm_hist_bound_us(2) == 2);
+	CHECK(fabs(shm_hist_bound_us(1) - sqrt(2)) < 1e-12);
+	CHECK(isinf(shm_hist_bound_us(SHM_HIST_BUCKETS - 1)));
+	CHECK_STR(shm_counter_name(SHM_CHUNKS_LATE), "chunks_late");
+	CHECK_STR(shm_hist_name(SHM_HIST_LATENCY), "latency");
+	CHECK_STR(shm_gauge_name(SHM_GAUGE_UNDERRUNS), "underruns");
+	CHECK_STR(shm_role_name(SHM_ROLE_CHUNK), "chunk");
+}
+
+/* The session ring within one process: order, kinds, overflow, isolation. */
+static void
+test_ring(void)
+{
+	const char *name = new_name();
+	struct shm_segment *seg = open_ok(name);
+	struct shm_slot *chunk, *compose, *other, *compose2;
+	struct shm_record rec;
+	char longmsg[300];
+
+	if (!seg)
+		return;
+	chunk = shm_claim(seg, SHM_ROLE_CHUNK, "s1");
+	other = shm_claim(seg, SHM_ROLE_CHUNK, "s2");
+	CHECK(shm_session_poll(chunk, &rec) == 0);     /* no compose yet */
+	CHECK(shm_session_dropped(chunk) == 0);
+	compose = shm_claim(seg, SHM_ROLE_COMPOSE, "s1");
+	CHECK(chunk && other && compose);
+	CHECK(shm_session_poll(chunk, &rec) == 0);
+
+	CHECK(shm_session_unread(compose) == 0);
+	CHECK(shm_session_post_ack(compose, 7, 1.25) == 0);
+	CHECK(shm_session_post_error(compose, 8, "unknown mode \"x\"") == 0);
+	CHECK(shm_session_post_error(compose, SHM_ID_NONE, "not JSON") == 0);
+	CHECK(shm_session_unread(compose) == 3);
+	CHECK(shm_session_poll(other, &rec) == 0);     /* another session's */
+	CHECK(shm_session_poll(chunk, &rec) == 1);
+	CHECK(rec.kind == SHM_RECORD_ACK && rec.id == 7 && rec.t == 1.25);
+	CHECK(shm_session_poll(chunk, &rec) == 1);
+	CHECK(rec.kind == SHM_RECORD_ERROR && rec.id == 8);
+	CHECK_STR(rec.message, "unknown mode \"x\"");
+	CHECK(shm_session_poll(chunk, &rec) == 1);
+	CHECK(rec.kind == SHM_RECORD_ERROR && rec.id == SHM_ID_NONE);
+	CHECK_STR(rec.message, "not JSON");
+	CHECK(shm_session_poll(chunk, &rec) == 0);
+	CHECK(shm_session_unread(compose) == 0);
+
+	/* Full: new records are dropped and counted, the old ones kept. */
+	for (int i = 0; i < SHM_RING_RECORDS + 4; i++)
+		CHECK(shm_session_post_ack(compose, i, i * 0.1) == (i < SHM_RING_RECORDS ? 0 : -1));
+	CHECK(shm_session_dropped(chunk) == 4);
+	for (int i = 0; i < SHM_RING_RECORDS; i++)
+		CHECK(shm_session_poll(chunk, &rec) == 1 && rec.id == i);
+	CHECK(shm_session_poll(chunk, &rec) == 0);
+	/* Around the ring many times. */
+	for (int i = 0; i < 10 * SHM_RING_RECORDS; i++) {
+		CHECK(shm_session_post_ack(compose, 1000 + i, i) == 0);
+		CHECK(shm_session_poll(chunk, &rec) == 1 && rec.id == 1000 + i && rec.t == i);
+	}
+	CHECK(shm_session_dropped(chunk) == 4);
+
+	/* Long messages are cut at a character boundary. */
+	memset(longmsg, 'a', sizeof longmsg);
+	memcpy(longmsg + SHM_MESSAGE_MAX - 1, "\xc3\xa9", 2);      /* an e-acute across the cut */
+	longmsg[sizeof longmsg - 1] = '\0';
+	CHECK(shm_session_post_error(compose, 9, longmsg) == 0);
+	CHECK(shm_session_poll(chunk, &rec) == 1);
+	CHECK(strlen(rec.message) == SHM_MESSAGE_MAX - 1);
+
+	/* A new compose of the session starts with an empty ring. */
+	CHECK(shm_session_post_ack(compose, 1, 0) == 0);
+	shm_release(compose);
+	CHECK(shm_session_poll(chunk, &rec) == 0);
+	compose2 = shm_claim(seg, SHM_ROLE_COMPOSE, "s1");
+	CHECK(shm_session_poll(chunk, &rec) == 0);
+	CHECK(shm_session_dropped(chunk) == 0);
+	CHECK(shm_session_post_ack(compose2, 2, 0.5) == 0);
+	CHECK(shm_session_poll(chunk, &rec) == 1 && rec.id == 2);
+	/* A slot without a session has no ring to read. */
+	{
+		struct shm_slot *anon = shm_claim(seg, SHM_ROLE_CHUNK, NULL);
+
+		CHECK(shm_session_poll(anon, &rec) == 0);
+		shm_release(anon);
+	}
+	shm_release(compose2);
+	shm_release(chunk);
+	shm_release(other);
+	shm_segment_close(seg);
+}
+
+/*
+ * The ring across two processes, as aur-compose and aur-chunk use it: every
+ * record arrives once, in order and whole, or was counted as dropped.
+ */
+static void
+test_ring_processes(void)
+{
+	enum { RECORDS = 200000 };
+	const char *name = new_name();
+	struct shm_segment *seg = open_ok(name);
+	struct shm_slot *chunk;
+	struct shm_record rec;
+	int report[2], done[2];
+	uint64_t counts[2] = { 0, 0 }; /* posted, dropped */
+	int64_t last = -1;
+	uint64_t received = 0;
+	bool ordered = true, whole = true, reported = false;
+	pid_t pid;
+
+	if (!seg)
+		return;
+	CHECK(pipe(report) == 0 && pipe(done) == 0);
+	chunk = shm_claim(seg, SHM_ROLE_CHUNK, "pair");
+	if ((pid = fork()) == 0) {
+		struct shm_slot *compose = shm_claim(seg, SHM_ROLE_COMPOSE, "pair");
+		uint64_t mine[2] = { 0, 0 };
+		char c;
+
+		for (int i = 0; i < RECORDS; i++) {
+			char msg[32];
+			int r;
+
+			snprintf(msg, sizeof msg, "m%d", i);
+			r = i % 3 ? shm_session_post_ack(compose, i, i * 0.5) :
+				shm_session_post_error(compose, i, msg);
+			mine[r == 0 ? 0 : 1]++;
+			/* Full: give the reader time, as a composer's clock would. */
+			if (r != 0)
+				clock_sleep_until(clock_now_ns() + 20000);
+		}
+		if (write(report[1], mine, sizeof mine) != sizeof mine)
+			_exit(1);
+		/* Hold the slot until the reader is done with the ring. */
+		if (read(done[0], &c, 1) < 0)
+			_exit(1);
+		shm_release(compose);
+		_exit(0);
+	}
+	fcntl(report[0], F_SETFL, O_NONBLOCK);
+	while (!reported || received < counts[0]) {
+		if (!reported && read(report[0], counts, sizeof counts) == sizeof counts)
+			reported = true;
+		while (shm_session_poll(chunk, &rec) == 1) {
+			char msg[32];
+
+			if (rec.id <= last)
+				ordered = false;
+			last = rec.id;
+			snprintf(msg, sizeof msg, "m%lld", (long long)rec.id);
+			if (rec.id % 3 ? (rec.kind != SHM_RECORD_ACK || rec.t != (double)rec.id * 0.5) :
+			    (rec.kind != SHM_RECORD_ERROR || strcmp(rec.message, msg) != 0))
+				whole = false;
+			received++;
+		}
+	}
+	CHECK(ordered && whole);
+	CHECK(received == counts[0]);
+	CHECK(counts[0] + counts[1] == RECORDS);
+	CHECK(shm_session_dropped(chunk) == counts[1]);
+	printf("ring: %llu records across processes, %llu dropped while full\n",
+		(unsigned long long)received, (unsigned long long)counts[1]);
+	CHECK(write(done[1], "x", 1) == 1);
+	wait_ok(pid);
+	shm_release(chunk);
+	close(report[0]);
+	close(report[1]);
+	close(done[0]);
+	close(done[1]);
+	shm_segment_close(seg);
+}
+
+int
+main(void)
+{
+	test_basics();
+	test_many_writers();
+	test_claim_churn();
+	test_killed_process();
+	test_layout_checks();
+	test_buckets();
+	test_ring();
+	test_ring_processes();
+	for (int i = 0; i < nnames; i++)
+		shm_unlink(names[i]);
+	return check_done("shm");
+}
