@@ -1,0 +1,888 @@
+/*
+ * aur-compose - compose endless generative ambient music as note events.
+ *
+ * The music comes from the engine in common/compose.c (docs/composer.md);
+ * this file does the rest: options, the header, pacing, control messages
+ * and their answers.
+ *
+ * Offline (--duration or --bars) the events are written as fast as
+ * possible through one large buffer.  Live (--live) each line is written
+ * when the monotonic clock reaches its music time minus --lookahead; the
+ * first 0.3 s of music go out at once so that playback can start.  Between
+ * lines the loop sleeps in poll() on standard input, so a control message
+ * is read the moment it arrives and acts on the very next line.
+ *
+ * In both modes a `tick` is written whenever 50 ms of music time would
+ * otherwise pass without a line, so a renderer downstream can render
+ * through silence without waiting.  The lines depend only on the seed, the
+ * options and (live) the control messages, never on the clock: a live
+ * stream without controls equals the offline stream byte for byte.
+ *
+ * A control takes effect at the time of the last line written, which is
+ * the earliest music time not yet promised: the next line already
+ * reflects it.  Every message with an id is answered through
+ * control_report(), an ack with the music time of the first event written
+ * after the change, or an error with the reason; a bad message changes
+ * nothing and the music goes on.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "clock.h"
+#include "compose.h"
+#include "config.h"
+#include "err.h"
+#include "io.h"
+#include "note.h"
+#include "opt.h"
+
+#define TICK_US 50000                   /* the longest silence between two lines */
+#define PREFILL_US 300000               /* written at once when a live stream starts */
+#define CONTROL_LINE_MAX 65536          /* bytes of a control message, without newline */
+#define ACKS_PENDING_MAX 256            /* messages waiting for their first event */
+#define OUT_BUF_SIZE 65536
+#define QUOTE_MAX 40                    /* bytes of a bad value quoted back */
+#define DURATION_MAX 604800             /* seconds: a week of music offline */
+
+static const char usage_text[] =
+	"usage: aur-compose [options]\n"
+	"\n"
+	"Compose generative ambient music, a piano melody over pad chords, and\n"
+	"write it as note events (docs/note-format.md) on standard output.\n"
+	"Offline it writes --duration or --bars of music as fast as it can; with\n"
+	"--live it writes each event shortly before it is due, forever, and reads\n"
+	"control messages (JSON lines) on standard input. docs/composer.md tells\n"
+	"how the music is made.\n"
+	"\n"
+	"options:\n"
+	"  -d, --duration SECONDS  compose this much music, then `end`\n"
+	"  -b, --bars N            compose N bars (of 4 beats at the first tempo)\n"
+	"  -l, --live              pace the events by the clock, read controls\n"
+	"  -p, --preset NAME       focus (the default), meditation, sleep or bright:\n"
+	"                          key, mode, tempo, intensity and sounds\n"
+	"  -k, --key KEY           tonic: C, C#, Db, D, ... Bb, B\n"
+	"  -m, --mode MODE         ionian (major), dorian, phrygian, lydian,\n"
+	"                          mixolydian or aeolian (minor)\n"
+	"      --bpm BPM           tempo, 40..120\n"
+	"  -i, --intensity X       0..1: density, loudness, register, pad layers\n"
+	"  -s, --seed N            the same seed and options give the same bytes\n"
+	"                          (default: from the clock; the header tells it)\n"
+	"      --lookahead SECONDS live: how early an event is written, 0..10\n"
+	"                          (default 0.15)\n"
+	"      --ack-log FILE      live: answer control messages in FILE too\n"
+	"  -h, --help              show this help\n"
+	"  -V, --version           show the version\n"
+	"\n"
+	"Options after --preset override it, whatever their order.\n"
+	"\n"
+	"controls (--live), one JSON object a line on standard input:\n"
+	"  {\"type\":\"control\",\"id\":7,\"key\":\"D\",\"mode\":\"dorian\",\"bpm\":72,\"intensity\":0.4}\n"
+	"  {\"type\":\"preset\",\"id\":8,\"name\":\"sleep\"}\n"
+	"  {\"type\":\"stats\",\"buffer_ms\":180,\"underruns\":0,\"jitter_ms\":4,\"latency_ms\":320}\n"
+	"answers, in the --ack-log FILE:\n"
+	"  {\"type\":\"ack\",\"id\":7,\"t\":12.345}           music time of the first event changed\n"
+	"  {\"type\":\"error\",\"id\":7,\"message\":\"...\"}   the message was rejected\n"
+	"Rejections are also reported on standard error as 'stdin:LINE: reason'.\n"
+	"\n"
+	"exit status: 0 done, or standard input closed (live), or the reader of\n"
+	"the output went away; 1 write or read error; 2 usage; 130/143 stopped by\n"
+	"SIGINT or SIGTERM (the stream still ends with `end`).\n";
+
+struct options {
+	struct compose_params params;
+	const char *preset;
+	uint64_t seed;
+	bool seed_given;
+	int64_t end_us;                 /* 0: endless */
+	double duration;
+	long bars;
+	bool live;
+	double lookahead;
+	bool lookahead_given;
+	const char *ack_log;
+};
+
+/* The answer to one control message, whatever sink it goes to. */
+struct control_result {
+	unsigned long line;             /* of standard input */
+	bool has_id;
+	json_int_t id;
+	bool ok;                        /* an ack; else an error */
+	int64_t t_us;                   /* ack: music time of the first event that reflects it */
+	char message[256];              /* error: why the message was rejected */
+};
+
+struct pending_ack {
+	unsigned long line;
+	json_int_t id;
+};
+
+struct session {
+	struct composer *composer;
+	const struct options *opt;
+	int64_t written_us;             /* music time of the last line written */
+	bool wrote_any;
+	bool failed;                    /* standard input failed */
+
+	char out[OUT_BUF_SIZE];
+	size_t out_len;
+
+	/* control input */
+	char in[CONTROL_LINE_MAX + 1];  /* the longest line and its newline */
+	size_t in_len;
+	unsigned long in_line;
+	bool in_skipping;               /* inside an over-long line */
+	bool in_open;
+
+	struct pending_ack acks[ACKS_PENDING_MAX];
+	int nacks;
+	int ack_fd;                     /* -1: no --ack-log */
+};
+
+static volatile sig_atomic_t stop_signal;
+
+static void
+on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+static noreturn void
+usage_error(void)
+{
+	fputs(usage_text, stderr);
+	exit(AUR_EXIT_USAGE);
+}
+
+/* --- output --- */
+
+/* Writes what is buffered.  EPIPE means the reader is gone: finish quietly. */
+static void
+out_flush(struct session *s)
+{
+	if (!s->out_len)
+		return;
+	if (write_full(STDOUT_FILENO, s->out, s->out_len) < 0) {
+		if (errno == EPIPE)
+			exit(AUR_EXIT_OK);
+		dief(AUR_EXIT_FAILURE, "standard output:");
+	}
+	s->out_len = 0;
+}
+
+static void
+out_text(struct session *s, const char *text, size_t len)
+{
+	if (s->out_len + len > sizeof s->out)
+		out_flush(s);
+	memcpy(s->out + s->out_len, text, len);
+	s->out_len += len;
+}
+
+static void
+out_event(struct session *s, const struct note_event *ev)
+{
+	char line[NOTE_LINE_MAX];
+
+	out_text(s, line, note_format(ev, line, sizeof line));
+}
+
+/* --- answers to control messages --- */
+
+/* Keeps a message printable ASCII, so that every sink can carry it as it is. */
+static void
+message_clean(char *msg)
+{
+	for (unsigned char *p = (unsigned char *)msg; *p; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			*p = '?';
+}
+
+static void
+ack_log_write(struct session *s, const struct control_result *r)
+{
+	char line[512], id[32];
+	int n;
+
+	if (s->ack_fd < 0)
+		return;
+	if (r->has_id)
+		snprintf(id, sizeof id, "%" JSON_INTEGER_FORMAT, r->id);
+	else
+		strcpy(id, "null");
+	if (r->ok) {
+		n = snprintf(line, sizeof line, "{\"type\":\"ack\",\"id\":%s,\"t\":%.3f}\n", id,
+		    (double)r->t_us / COMPOSE_US);
+	} else {
+		json_t *msg = json_string(r->message);
+		char *quoted = msg ? json_dumps(msg, JSON_ENCODE_ANY) : NULL;
+
+		n = snprintf(line, sizeof line, "{\"type\":\"error\",\"id\":%s,\"message\":%s}\n", id,
+		    quoted ? quoted : "\"?\"");
+		free(quoted);
+		json_decref(msg);
+	}
+	if (n > 0 && write_full(s->ack_fd, line, (size_t)n) < 0) {
+		warnf("%s:", s->opt->ack_log);
+		close(s->ack_fd);
+		s->ack_fd = -1;
+	}
+}
+
+/*
+ * Every answer to a control message goes through here: rejections to
+ * standard error, acks and rejections to the --ack-log file.  The
+ * session's shared-memory ring, which carries them to the browser, is one
+ * more sink beside the file.
+ */
+static void
+control_report(struct session *s, const struct control_result *r)
+{
+	if (!r->ok)
+		warn_at("stdin", r->line, "%s", r->message);
+	ack_log_write(s, r);
+}
+
+static void
+control_reject(struct session *s, struct control_result *r, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void
+control_reject(struct session *s, struct control_result *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->message, sizeof r->message, fmt, ap);
+	va_end(ap);
+	message_clean(r->message);
+	r->ok = false;
+	control_report(s, r);
+}
+
+/* Answers every waiting message with the time of the event just written. */
+static void
+acks_answer(struct session *s, int64_t t_us)
+{
+	for (int i = 0; i < s->nacks; i++) {
+		struct control_result r = {
+			.line = s->acks[i].line, .has_id = true, .id = s->acks[i].id,
+			.ok = true, .t_us = t_us,
+		};
+
+		control_report(s, &r);
+	}
+	s->nacks = 0;
+}
+
+/* --- control messages --- */
+
+/* A value as it was written, for messages: 300, 1.5, "fast". */
+static void
+json_quote(const json_t *v, char *buf, size_t len)
+{
+	if (json_is_integer(v))
+		snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+	else if (json_is_real(v))
+		snprintf(buf, len, "%g", json_real_value(v));
+	else if (json_is_string(v))
+		snprintf(buf, len, "'%.*s'", QUOTE_MAX, json_string_value(v));
+	else if (json_is_boolean(v))
+		snprintf(buf, len, "%s", json_is_true(v) ? "true" : "false");
+	else if (json_is_null(v))
+		snprintf(buf, len, "null");
+	else
+		snprintf(buf, len, json_is_object(v) ? "an object" : "an array");
+}
+
+/* Reads a number field in [lo, hi]; rejects the message otherwise. */
+static bool
+field_number(struct session *s, struct control_result *r, const char *name, const json_t *v,
+    double lo, double hi, double *out)
+{
+	char text[64];
+
+	json_quote(v, text, sizeof text);
+	if (!json_is_number(v)) {
+		control_reject(s, r, "%s must be a number, not %s", name, text);
+		return false;
+	}
+	*out = json_number_value(v);
+	if (*out < lo || *out > hi) {
+		if (hi == INFINITY)
+			control_reject(s, r, "%s %s is below %g", name, text, lo);
+		else
+			control_reject(s, r, "%s %s is out of %g..%g", name, text, lo, hi);
+		return false;
+	}
+	return true;
+}
+
+static bool
+field_string(struct session *s, struct control_result *r, const char *name, const json_t *v,
+    const char **out)
+{
+	char text[64];
+
+	if (!json_is_string(v)) {
+		json_quote(v, text, sizeof text);
+		control_reject(s, r, "%s must be a string, not %s", name, text);
+		return false;
+	}
+	*out = json_string_value(v);
+	return true;
+}
+
+/* Reads a name field through parse, which returns -1 for a name it does not know. */
+static bool
+field_name(struct session *s, struct control_result *r, const char *field, const json_t *v,
+    int (*parse)(const char *), const char *expected, int *out)
+{
+	const char *name;
+
+	if (!field_string(s, r, field, v, &name))
+		return false;
+	if ((*out = parse(name)) < 0) {
+		control_reject(s, r, "unknown %s '%.*s' (expected %s)", field, QUOTE_MAX, name, expected);
+		return false;
+	}
+	return true;
+}
+
+static bool
+fields_known(struct session *s, struct control_result *r, json_t *msg, const char *type,
+    const char *const *known)
+{
+	const char *name;
+	json_t *v;
+
+	json_object_foreach(msg, name, v) {
+		bool ok = !strcmp(name, "type") || !strcmp(name, "id");
+
+		for (int i = 0; !ok && known[i]; i++)
+			ok = !strcmp(name, known[i]);
+		if (!ok) {
+			control_reject(s, r, "unknown field '%.*s' in a %s message", QUOTE_MAX, name, type);
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * Applies a new set of parameters at the time of the last line written,
+ * and notes the change in the stream as a comment.
+ */
+static void
+params_apply(struct session *s, const struct compose_params *p, const struct compose_sounds *sounds)
+{
+	struct composer *c = s->composer;
+	const struct compose_params *now = composer_params(c);
+	char line[160];
+	int n;
+
+	if (p->key == now->key && p->mode == now->mode && p->bpm == now->bpm &&
+	    p->intensity == now->intensity &&
+	    (!sounds || !memcmp(sounds, &now->sounds, sizeof *sounds)))
+		return;
+	composer_set_bpm(c, p->bpm, s->written_us);
+	composer_set_harmony(c, p->key, p->mode, s->written_us);
+	composer_set_intensity(c, p->intensity);
+	if (sounds)
+		composer_set_sounds(c, sounds);
+	n = snprintf(line, sizeof line, "# from %.3f: key=%s mode=%s bpm=%.15g intensity=%.15g\n",
+	    (double)s->written_us / COMPOSE_US, compose_key_name(p->key),
+	    compose_mode_name(p->mode), p->bpm, p->intensity);
+	out_text(s, line, (size_t)n);
+}
+
+static bool
+control_message(struct session *s, struct control_result *r, json_t *msg)
+{
+	static const char *const known[] = { "key", "mode", "bpm", "intensity", NULL };
+	struct compose_params p = *composer_params(s->composer);
+	json_t *v;
+	int key = p.key, mode = p.mode;
+
+	if (!fields_known(s, r, msg, "control", known))
+		return false;
+	if ((v = json_object_get(msg, "key")) &&
+	    !field_name(s, r, "key", v, compose_key_parse, "C, C#, Db, D, ... Bb or B", &key))
+		return false;
+	if ((v = json_object_get(msg, "mode")) &&
+	    !field_name(s, r, "mode", v, compose_mode_parse,
+	    "ionian, dorian, phrygian, lydian, mixolydian or aeolian", &mode))
+		return false;
+	if ((v = json_object_get(msg, "bpm")) &&
+	    !field_number(s, r, "bpm", v, COMPOSE_BPM_MIN, COMPOSE_BPM_MAX, &p.bpm))
+		return false;
+	if ((v = json_object_get(msg, "intensity")) &&
+	    !field_number(s, r, "intensity", v, 0, 1, &p.intensity))
+		return false;
+	p.key = key;
+	p.mode = mode;
+	params_apply(s, &p, NULL);
+	return true;
+}
+
+static bool
+preset_message(struct session *s, struct control_result *r, json_t *msg)
+{
+	static const char *const known[] = { "name", NULL };
+	const struct compose_preset *preset;
+	const char *name;
+	json_t *v;
+
+	if (!fields_known(s, r, msg, "preset", known))
+		return false;
+	if (!(v = json_object_get(msg, "name"))) {
+		control_reject(s, r, "a preset message needs a name");
+		return false;
+	}
+	if (!field_string(s, r, "name", v, &name))
+		return false;
+	if (!(preset = compose_preset_find(name))) {
+		control_reject(s, r, "unknown preset '%.*s' (expected focus, meditation, sleep or bright)",
+		    QUOTE_MAX, name);
+		return false;
+	}
+	params_apply(s, &preset->params, &preset->params.sounds);
+	return true;
+}
+
+/*
+ * The client's health report.  It is checked here; its figures belong to
+ * the shared-memory counters, which the session's slot will carry.
+ */
+static bool
+stats_message(struct session *s, struct control_result *r, json_t *msg)
+{
+	static const char *const known[] = { "buffer_ms", "underruns", "jitter_ms", "latency_ms", NULL };
+	double value;
+	json_t *v;
+
+	if (!fields_known(s, r, msg, "stats", known))
+		return false;
+	for (int i = 0; known[i]; i++)
+		if ((v = json_object_get(msg, known[i])) &&
+		    !field_number(s, r, known[i], v, 0, INFINITY, &value))
+			return false;
+	return true;
+}
+
+/*
+ * Checks the object msg and applies it.  Returns true when it was
+ * accepted; r gets its id, if it has a usable one, either way.
+ */
+static bool
+control_object(struct session *s, struct control_result *r, json_t *msg)
+{
+	json_t *id = json_object_get(msg, "id"), *type = json_object_get(msg, "type");
+	char text[64];
+	const char *kind;
+
+	if (!json_is_object(msg)) {
+		json_quote(msg, text, sizeof text);
+		control_reject(s, r, "expected a JSON object, not %s", text);
+		return false;
+	}
+	if (id && !json_is_null(id)) {
+		if (!json_is_integer(id)) {
+			json_quote(id, text, sizeof text);
+			control_reject(s, r, "id must be an integer, not %s", text);
+			return false;
+		}
+		r->has_id = true;
+		r->id = json_integer_value(id);
+	}
+	if (!type) {
+		control_reject(s, r, "a message needs a type (control, preset or stats)");
+		return false;
+	}
+	if (!field_string(s, r, "type", type, &kind))
+		return false;
+	if (r->has_id && s->nacks == ACKS_PENDING_MAX) {
+		control_reject(s, r, "more than %d messages are waiting for the music to move on",
+		    ACKS_PENDING_MAX);
+		return false;
+	}
+	if (!strcmp(kind, "control"))
+		return control_message(s, r, msg);
+	if (!strcmp(kind, "preset"))
+		return preset_message(s, r, msg);
+	if (!strcmp(kind, "stats"))
+		return stats_message(s, r, msg);
+	control_reject(s, r, "unknown type '%.*s' (expected control, preset or stats)", QUOTE_MAX, kind);
+	return false;
+}
+
+/* Reads, checks and applies one control message: line line[0..len-1]. */
+static void
+control_line(struct session *s, const char *line, size_t len)
+{
+	struct control_result r = { .line = s->in_line };
+	json_error_t jerr;
+	json_t *msg;
+
+	if (strspn(line, " \t\r") == len)
+		return;                                 /* a blank line says nothing */
+	if (memchr(line, '\0', len)) {
+		control_reject(s, &r, "NUL byte in the line");
+		return;
+	}
+	msg = json_loadb(line, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
+	if (!msg) {
+		control_reject(s, &r, "not JSON: %s (column %d)", jerr.text, jerr.column);
+		return;
+	}
+	if (control_object(s, &r, msg) && r.has_id)
+		s->acks[s->nacks++] = (struct pending_ack){ .line = r.line, .id = r.id };
+	json_decref(msg);
+}
+
+/*
+ * Reads what standard input has and handles each complete line.  A line
+ * longer than CONTROL_LINE_MAX is rejected once and skipped to its end,
+ * so the buffer never grows.  At the end of the input a last line without
+ * a newline still counts.
+ */
+static void
+input_read(struct session *s)
+{
+	size_t start = 0;
+	char *nl;
+	ssize_t n = read(STDIN_FILENO, s->in + s->in_len, sizeof s->in - s->in_len);
+
+	if (n < 0) {
+		if (errno == EINTR || errno == EAGAIN)
+			return;
+		warnf("standard input:");
+		s->failed = true;
+		n = 0;
+	}
+	if (n == 0) {
+		s->in_open = false;
+		if (s->in_len && !s->in_skipping) {
+			s->in[s->in_len] = '\0';
+			s->in_line++;
+			control_line(s, s->in, s->in_len);
+		}
+		s->in_len = 0;
+		return;
+	}
+	s->in_len += (size_t)n;
+	while ((nl = memchr(s->in + start, '\n', s->in_len - start))) {
+		size_t len = (size_t)(nl - (s->in + start));
+
+		*nl = '\0';
+		if (s->in_skipping) {
+			s->in_skipping = false;
+		} else {
+			s->in_line++;
+			control_line(s, s->in + start, len);
+		}
+		start += len + 1;
+	}
+	s->in_len -= start;
+	memmove(s->in, s->in + start, s->in_len);
+	if (s->in_len == sizeof s->in) {
+		if (!s->in_skipping) {
+			struct control_result r = { .line = ++s->in_line };
+
+			control_reject(s, &r, "line is longer than %d bytes", CONTROL_LINE_MAX);
+			s->in_skipping = true;
+		}
+		s->in_len = 0;
+	}
+}
+
+/* --- pacing --- */
+
+/* When a line at music time t_us is due on the monotonic clock. */
+static int64_t
+due_ns(const struct session *s, int64_t start_ns, int64_t t_us)
+{
+	int64_t ahead = t_us - (int64_t)(s->opt->lookahead * COMPOSE_US + 0.5);
+
+	if (t_us <= PREFILL_US || ahead <= 0)
+		return start_ns;
+	return start_ns + ahead * 1000;
+}
+
+/* Sleeps until deadline_ns, or until standard input has something to read. */
+static void
+wait_for_input(struct session *s, int64_t deadline_ns)
+{
+	int64_t left_ms = (deadline_ns - clock_now_ns() + 999999) / 1000000;
+	int timeout = left_ms <= 0 ? 0 : left_ms > INT_MAX ? INT_MAX : (int)left_ms;
+	struct pollfd pfd = { .fd = STDIN_FILENO, .events = POLLIN };
+
+	if (poll(&pfd, 1, timeout) > 0)
+		input_read(s);
+}
+
+/* Writes the next line: a tick, or the events of the next step. */
+static void
+write_next(struct session *s, int64_t next_us)
+{
+	struct note_event ev[COMPOSE_STEP_EVENTS];
+	int n;
+
+	if (s->wrote_any && next_us > s->written_us + TICK_US) {
+		struct note_event tick = { .type = NOTE_TICK };
+
+		s->written_us += TICK_US;
+		tick.t = (double)s->written_us / COMPOSE_US;
+		out_event(s, &tick);
+		return;
+	}
+	n = composer_step(s->composer, ev);
+	for (int i = 0; i < n; i++)
+		out_event(s, &ev[i]);
+	if (n > 0) {
+		s->written_us = next_us;
+		s->wrote_any = true;
+		if (s->nacks)
+			acks_answer(s, next_us);
+	}
+}
+
+/* The line after the last one written: a tick, or the next step. */
+static int64_t
+line_next_us(const struct session *s, int64_t next_us)
+{
+	return s->wrote_any && next_us > s->written_us + TICK_US ? s->written_us + TICK_US : next_us;
+}
+
+/*
+ * The loop: writes lines as they fall due until the composer ends, and
+ * in between reads control messages.  A signal or the end of standard
+ * input (live) ends the music at the last line written.
+ */
+static void
+run(struct session *s)
+{
+	int64_t start_ns = clock_now_ns(), next_us;
+	bool stopping = false;
+
+	while ((next_us = composer_next_us(s->composer)) >= 0) {
+		if (!stopping && (stop_signal || (s->opt->live && !s->in_open))) {
+			composer_stop(s->composer, s->written_us);
+			stopping = true;
+			continue;
+		}
+		if (s->opt->live && !stopping) {
+			int64_t due = due_ns(s, start_ns, line_next_us(s, next_us));
+
+			if (clock_now_ns() < due) {
+				out_flush(s);
+				wait_for_input(s, due);
+				continue;
+			}
+		}
+		write_next(s, next_us);
+	}
+	out_flush(s);
+}
+
+/* --- setup --- */
+
+static void
+parse_options(int argc, char **argv, struct options *opt)
+{
+	enum { OPT_BPM = 256, OPT_LOOKAHEAD, OPT_ACK_LOG };
+	static const struct option longopts[] = {
+		{ "duration", required_argument, NULL, 'd' },
+		{ "bars", required_argument, NULL, 'b' },
+		{ "live", no_argument, NULL, 'l' },
+		{ "preset", required_argument, NULL, 'p' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "mode", required_argument, NULL, 'm' },
+		{ "bpm", required_argument, NULL, OPT_BPM },
+		{ "intensity", required_argument, NULL, 'i' },
+		{ "seed", required_argument, NULL, 's' },
+		{ "lookahead", required_argument, NULL, OPT_LOOKAHEAD },
+		{ "ack-log", required_argument, NULL, OPT_ACK_LOG },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *key = NULL, *mode = NULL, *bpm = NULL, *intensity = NULL;
+	const struct compose_preset *preset;
+	unsigned long long seed;
+	int c, bad = 0, k;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":d:b:lp:k:m:i:s:hV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			bad |= opt_double("--duration", optarg, 0.001, DURATION_MAX, &opt->duration);
+			break;
+		case 'b': bad |= opt_long("--bars", optarg, 1, 100000, &opt->bars); break;
+		case 'l': opt->live = true; break;
+		case 'p': opt->preset = optarg; break;
+		case 'k': key = optarg; break;
+		case 'm': mode = optarg; break;
+		case OPT_BPM: bpm = optarg; break;
+		case 'i': intensity = optarg; break;
+		case 's':
+			bad |= opt_u64("--seed", optarg, &seed);
+			opt->seed = seed;
+			opt->seed_given = true;
+			break;
+		case OPT_LOOKAHEAD:
+			bad |= opt_double("--lookahead", optarg, 0, 10, &opt->lookahead);
+			opt->lookahead_given = true;
+			break;
+		case OPT_ACK_LOG: opt->ack_log = optarg; break;
+		case 'h': fputs(usage_text, stdout); exit(AUR_EXIT_OK);
+		case 'V': printf("aur-compose %s\n", AURALIS_VERSION); exit(AUR_EXIT_OK);
+		case ':':
+			warnf("option '%s' needs a value", argv[optind - 1]);
+			usage_error();
+		default:
+			warnf("unknown option '%s'", argv[optind - 1]);
+			usage_error();
+		}
+	}
+	if (optind < argc) {
+		warnf("unexpected argument '%s'", argv[optind]);
+		usage_error();
+	}
+
+	/* The preset first, then what was given explicitly. */
+	preset = opt->preset ? compose_preset_find(opt->preset) : &compose_presets[0];
+	if (!preset) {
+		warnf("--preset: expected focus, meditation, sleep or bright, not '%s'", opt->preset);
+		bad = 1;
+		preset = &compose_presets[0];
+	}
+	opt->preset = preset->name;
+	opt->params = preset->params;
+	if (key && (k = compose_key_parse(key)) < 0) {
+		warnf("--key: expected C, C#, Db, D, D#, Eb, E, F, F#, Gb, G, G#, Ab, A, A#, Bb or B, "
+		    "not '%s'", key);
+		bad = 1;
+	} else if (key) {
+		opt->params.key = k;
+	}
+	if (mode && (k = compose_mode_parse(mode)) < 0) {
+		warnf("--mode: expected ionian, dorian, phrygian, lydian, mixolydian or aeolian "
+		    "(or major, minor), not '%s'", mode);
+		bad = 1;
+	} else if (mode) {
+		opt->params.mode = k;
+	}
+	if (bpm)
+		bad |= opt_double("--bpm", bpm, COMPOSE_BPM_MIN, COMPOSE_BPM_MAX, &opt->params.bpm);
+	if (intensity)
+		bad |= opt_double("--intensity", intensity, 0, 1, &opt->params.intensity);
+
+	if (opt->duration && opt->bars) {
+		warnf("--duration and --bars exclude each other");
+		bad = 1;
+	}
+	if (!opt->duration && !opt->bars && !opt->live) {
+		warnf("how much music? give --duration, --bars or --live");
+		bad = 1;
+	}
+	if (!opt->live && (opt->ack_log || opt->lookahead_given)) {
+		warnf("%s needs --live", opt->ack_log ? "--ack-log" : "--lookahead");
+		bad = 1;
+	}
+	if (bad)
+		usage_error();
+	if (opt->duration)
+		opt->end_us = (int64_t)(opt->duration * COMPOSE_US + 0.5);
+	if (opt->bars)
+		opt->end_us = (int64_t)(opt->bars * 4 * 60.0 * COMPOSE_US / opt->params.bpm + 0.5);
+}
+
+/* A seed nobody chose: the clocks and the process id, mixed. */
+static uint64_t
+seed_from_clock(void)
+{
+	uint64_t x = (uint64_t)clock_unix_ms() * 0x9e3779b97f4a7c15u;
+
+	x ^= (uint64_t)clock_now_ns() + ((uint64_t)getpid() << 32);
+	x ^= x >> 29;
+	return x % 1000000000000u;              /* a seed a person can type */
+}
+
+static void
+write_header(struct session *s)
+{
+	const struct options *opt = s->opt;
+	char line[256];
+	int n;
+
+	n = snprintf(line, sizeof line,
+	    NOTE_HEADER "\n# aur-compose %s seed=%llu key=%s mode=%s bpm=%.15g intensity=%.15g preset=%s",
+	    AURALIS_VERSION, (unsigned long long)opt->seed, compose_key_name(opt->params.key),
+	    compose_mode_name(opt->params.mode), opt->params.bpm, opt->params.intensity, opt->preset);
+	out_text(s, line, (size_t)n);
+	if (opt->bars)
+		n = snprintf(line, sizeof line, " bars=%ld\n", opt->bars);
+	else if (opt->duration)
+		n = snprintf(line, sizeof line, " duration=%.15g\n", opt->duration);
+	else
+		n = snprintf(line, sizeof line, "\n");
+	out_text(s, line, (size_t)n);
+}
+
+static void
+signals_catch(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	io_ignore_sigpipe();
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct session s;
+	struct options opt = { .lookahead = 0.15 };
+
+	err_init(argv[0]);
+	parse_options(argc, argv, &opt);
+	if (!opt.seed_given)
+		opt.seed = seed_from_clock();
+	signals_catch();
+
+	s.opt = &opt;
+	s.ack_fd = -1;
+	s.in_open = opt.live;
+	if (opt.ack_log &&
+	    (s.ack_fd = open(opt.ack_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666)) < 0)
+		dief(AUR_EXIT_FAILURE, "%s:", opt.ack_log);
+	if (!(s.composer = composer_new(&opt.params, opt.seed, opt.end_us)))
+		dief(AUR_EXIT_FAILURE, "out of memory");
+
+	write_header(&s);
+	run(&s);
+
+	composer_free(s.composer);
+	if (s.ack_fd >= 0 && close(s.ack_fd) < 0)
+		dief(AUR_EXIT_FAILURE, "%s:", opt.ack_log);
+	if (stop_signal)
+		return 128 + stop_signal;
+	return s.failed ? AUR_EXIT_FAILURE : AUR_EXIT_OK;
+}

@@ -1,0 +1,283 @@
+#!/usr/bin/env bats
+# aur-compose: the command line, presets, determinism, the shape of the
+# stream, the ways it ends, live pacing and live controls.
+
+load helper
+load compose_helper
+
+setup() {
+	cd "$BATS_TEST_TMPDIR"
+}
+
+# live_run SECONDS ARGS... - runs a live composer with standard input open
+# and silent for SECONDS, output in live.notes.  (The sleep lets go of bats'
+# fd 3, so that bats does not wait for it.)
+live_run() {
+	local seconds=$1
+	shift
+	"$AUR_COMPOSE" --live "$@" < <(exec 3>&-; sleep "$seconds") > live.notes
+}
+
+# ack_time ID - the music time of the ack of message ID in acks.jsonl,
+# written as in the note stream (three decimals).
+ack_time() {
+	printf '%.3f' "$(jq -r --argjson id "$1" 'select(.type == "ack" and .id == $id) | .t' acks.jsonl)"
+}
+
+@test "--help prints usage on stdout and exits 0" {
+	run "$AUR_COMPOSE" --help
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "usage: aur-compose [options]" ]
+	[[ "$output" == *"exit status:"* ]]
+	[[ "$output" == *"--ack-log FILE"* ]]
+}
+
+@test "--version prints the version" {
+	run "$AUR_COMPOSE" --version
+	[ "$status" -eq 0 ]
+	[ "$output" = "aur-compose 0.1.0" ]
+}
+
+@test "bad options are usage errors that name what is accepted" {
+	while IFS='|' read -r args message; do
+		run bash -c "'$AUR_COMPOSE' $args < /dev/null > /dev/null"
+		echo "$args -> $status: $output"
+		[ "$status" -eq 2 ]
+		[[ "$output" == *"$message"* ]]
+		[[ "$output" == *"usage: aur-compose"* ]]
+	done <<-'TABLE'
+	--bpm 300 --duration 1|aur-compose: --bpm: expected 40..120, not '300'
+	--bpm 39.9 --duration 1|aur-compose: --bpm: expected 40..120, not '39.9'
+	--intensity 1.5 --duration 1|aur-compose: --intensity: expected 0..1, not '1.5'
+	--intensity -0.1 --duration 1|aur-compose: --intensity: expected 0..1, not '-0.1'
+	--key H --duration 1|aur-compose: --key: expected C, C#, Db, D, D#, Eb, E, F, F#, Gb, G, G#, Ab, A, A#, Bb or B, not 'H'
+	--mode locrian --duration 1|aur-compose: --mode: expected ionian, dorian, phrygian, lydian, mixolydian or aeolian (or major, minor), not 'locrian'
+	--preset loud --duration 1|aur-compose: --preset: expected focus, meditation, sleep or bright, not 'loud'
+	--duration 0|aur-compose: --duration: expected 0.001..604800, not '0'
+	--bars 0|aur-compose: --bars: expected 1..100000, not '0'
+	--seed -1 --duration 1|aur-compose: --seed: expected 0..18446744073709551615, not '-1'
+	--live --lookahead 11|aur-compose: --lookahead: expected 0..10, not '11'
+	--duration 1 --bars 1|aur-compose: --duration and --bars exclude each other
+	--seed 1|aur-compose: how much music? give --duration, --bars or --live
+	--duration 1 --ack-log acks|aur-compose: --ack-log needs --live
+	--duration 1 --lookahead 1|aur-compose: --lookahead needs --live
+	--duration|aur-compose: option '--duration' needs a value
+	--frobnicate|aur-compose: unknown option '--frobnicate'
+	--duration 1 extra|aur-compose: unexpected argument 'extra'
+	TABLE
+}
+
+@test "the header gives the format, then seed, key, mode, tempo, intensity and preset" {
+	"$AUR_COMPOSE" --seed 123 --duration 60 > out.notes
+	[ "$(sed -n 1p out.notes)" = "# auralis-notes 1" ]
+	[ "$(sed -n 2p out.notes)" = "# aur-compose 0.1.0 seed=123 key=D mode=dorian bpm=72 intensity=0.45 preset=focus duration=60" ]
+	[ "$(sed -n 3,5p out.notes)" = "$(printf '0.000 program 0 0\n0.000 program 1 89\n0.000 program 2 92')" ]
+}
+
+@test "presets set key, mode, tempo, intensity and sounds; explicit options win" {
+	while IFS='|' read -r args header programs; do
+		"$AUR_COMPOSE" --seed 1 --bars 1 $args > out.notes
+		echo "$args: $(sed -n 2p out.notes)"
+		[ "$(sed -n 2p out.notes)" = "# aur-compose 0.1.0 seed=1 $header bars=1" ]
+		[ "$(awk '$2 == "program" { printf "%s ", $4 }' out.notes)" = "$programs " ]
+	done <<-'TABLE'
+	--preset focus|key=D mode=dorian bpm=72 intensity=0.45 preset=focus|0 89 92
+	--preset meditation|key=F mode=lydian bpm=56 intensity=0.25 preset=meditation|4 88 91
+	--preset sleep|key=A mode=aeolian bpm=44 intensity=0.1 preset=sleep|0 89 95
+	--preset bright|key=G mode=ionian bpm=96 intensity=0.7 preset=bright|0 88 94
+	--key E --preset sleep --bpm 100|key=E mode=aeolian bpm=100 intensity=0.1 preset=sleep|0 89 95
+	--preset Bright --mode minor --key bb --intensity 0.3|key=Bb mode=aeolian bpm=96 intensity=0.3 preset=bright|0 88 94
+	--key Db --mode mixolydian --bpm 40.5|key=C# mode=mixolydian bpm=40.5 intensity=0.45 preset=focus|0 89 92
+	TABLE
+}
+
+@test "the same seed gives the same bytes; another seed other music" {
+	"$AUR_COMPOSE" --seed 42 --duration 300 > a.notes
+	"$AUR_COMPOSE" --seed 42 --duration 300 > b.notes
+	"$AUR_COMPOSE" --seed 43 --duration 300 > c.notes
+	cmp a.notes b.notes
+	! cmp -s <(sed 1,2d a.notes) <(sed 1,2d c.notes)
+	[ "$(grep -c ' note 0 ' a.notes)" -gt 50 ]
+}
+
+@test "without --seed the header tells the seed that reproduces the stream" {
+	"$AUR_COMPOSE" --duration 120 > first.notes
+	seed=$(sed -n '2s/.* seed=\([0-9]*\) .*/\1/p' first.notes)
+	[ -n "$seed" ]
+	"$AUR_COMPOSE" --seed "$seed" --duration 120 > again.notes
+	cmp first.notes again.notes
+}
+
+@test "ten minutes of music is a well-formed stream that ends with end" {
+	"$AUR_COMPOSE" --seed 5 --duration 600 > out.notes
+	check_stream out.notes
+	[ "$(tail -n 1 out.notes)" = "600.000 end" ]
+	# A piano melody and a pad, both busy for the whole ten minutes.
+	[ "$(awk '$2 == "note" && $3 == 0 && $1 > 540' out.notes | wc -l)" -gt 10 ]
+	[ "$(awk '$2 == "on" && $3 == 1 && $1 > 540' out.notes | wc -l)" -gt 3 ]
+}
+
+@test "--bars counts 4/4 bars at the starting tempo" {
+	while read -r bars bpm end; do
+		"$AUR_COMPOSE" --seed 2 --bars "$bars" --bpm "$bpm" > out.notes
+		check_stream out.notes
+		[ "$(tail -n 1 out.notes)" = "$end end" ]
+	done <<-'TABLE'
+	8 120 16.000
+	16 72 53.333
+	1 40 6.000
+	TABLE
+}
+
+@test "the melody stays in the scale and resolves its chromatic tones, in any key and mode" {
+	while read -r key mode intensity; do
+		"$AUR_COMPOSE" --seed 9 --duration 900 --key "$key" --mode "$mode" \
+			--intensity "$intensity" > out.notes
+		read -r in resolved total < <(melody_in_scale out.notes 0 "$(scale_of "$key" "$mode")")
+		read -r pad_in pad_total < <(pad_in_scale out.notes 0 "$(scale_of "$key" "$mode")")
+		echo "$key $mode: $in of $total melody notes in the scale, $resolved resolved; pad $pad_in of $pad_total"
+		[ "$total" -gt 200 ]
+		[ $((in * 100)) -ge $((total * 95)) ]
+		[ $((in + resolved)) -eq "$total" ]
+		[ "$pad_in" -eq "$pad_total" ]
+	done <<-'TABLE'
+	C ionian 0.5
+	F# lydian 0.9
+	Bb phrygian 0.2
+	E mixolydian 0.7
+	Ab aeolian 1
+	B dorian 0
+	TABLE
+}
+
+@test "a closed downstream ends the composer quietly with status 0" {
+	run bash -c "set -o pipefail; '$AUR_COMPOSE' --seed 1 --duration 3600 2> err.txt | head -c 100 > /dev/null"
+	[ "$status" -eq 0 ]
+	[ ! -s err.txt ]
+}
+
+@test "live: without controls the stream equals the offline one, byte for byte" {
+	live_run 5 --seed 8 --duration 1.2
+	"$AUR_COMPOSE" --seed 8 --duration 1.2 > offline.notes
+	cmp live.notes offline.notes
+}
+
+@test "live: paced by the clock, the first 0.3 s at once, ended by a signal" {
+	# Three seconds of wall time, then SIGTERM.
+	run bash -c "timeout --preserve-status -s TERM 3 '$AUR_COMPOSE' --live --seed 4 < <(exec 3>&-; sleep 10) > live.notes"
+	[ "$status" -eq 143 ]
+	t=$(latest live.notes)
+	echo "latest event at $t after 3 s"
+	# At most 3 s + the lookahead (0.15) + the prefill (0.3); and it kept up.
+	awk -v t="$t" 'BEGIN { exit !(t <= 3.45 && t >= 2.7) }'
+	[ "$(tail -n 1 live.notes)" = "$t end" ]
+	check_stream live.notes stopped
+}
+
+@test "live: the end of standard input ends the stream with status 0" {
+	run bash -c "{ sleep 0.5; } | '$AUR_COMPOSE' --live --seed 4 > live.notes"
+	[ "$status" -eq 0 ]
+	check_stream live.notes stopped
+	t=$(latest live.notes)
+	awk -v t="$t" 'BEGIN { exit !(t >= 0.5 && t <= 1.2) }'
+}
+
+@test "live: a key and mode change is acked and heard from the acked time on" {
+	{
+		sleep 0.6
+		echo '{"type":"control","id":7,"key":"F#","mode":"lydian"}'
+		sleep 4
+	} | "$AUR_COMPOSE" --live --seed 11 --bpm 120 --intensity 1 --ack-log acks.jsonl > live.notes
+	cat acks.jsonl
+	[ "$(jq -c 'del(.t)' acks.jsonl)" = '{"type":"ack","id":7}' ]
+	t=$(ack_time 7)
+	awk -v t="$t" 'BEGIN { exit !(t >= 0.6 && t <= 1.0) }'
+	# The stream splits at the comment that records the change; the first
+	# event after it, at the acked time, releases the old chord.
+	sed '/^# from/,$d' live.notes > before.notes
+	sed -n '/^# from/,$p' live.notes > after.notes
+	grep -q "^# from $t: key=F# mode=lydian bpm=120 intensity=1$" after.notes
+	[ "$(awk '!/^#/ && $2 != "tick" { print $1, $2, $3; exit }' after.notes)" = "$t off 1" ]
+	# From then on the pad and the melody are in F# lydian; before, in D dorian.
+	scale=$(scale_of F# lydian)
+	read -r pad_in pad_total < <(pad_in_scale after.notes 0 "$scale")
+	read -r in resolved total < <(melody_in_scale after.notes 0 "$scale")
+	echo "after $t: pad $pad_in of $pad_total, melody $in (+$resolved resolved) of $total in F# lydian"
+	[ "$pad_total" -ge 3 ]
+	[ "$pad_in" -eq "$pad_total" ]
+	[ "$total" -ge 2 ]
+	[ $((in + resolved)) -ge $((total - 1)) ]     # the last one may be cut off before it resolves
+	read -r pad_in pad_total < <(pad_in_scale before.notes 0 "$(scale_of D dorian)")
+	[ "$pad_total" -ge 3 ]
+	[ "$pad_in" -eq "$pad_total" ]
+	check_stream live.notes stopped
+}
+
+@test "live: a tempo change scales only the time still to come" {
+	{
+		sleep 0.5
+		echo '{"type":"control","id":1,"bpm":40}'
+		sleep 1.5
+	} | "$AUR_COMPOSE" --live --seed 3 --bpm 120 --intensity 1 --ack-log acks.jsonl > live.notes
+	t=$(ack_time 1)
+	grep -q "^# from [0-9.]*: key=D mode=dorian bpm=40 intensity=1$" live.notes
+	from=$(sed -n 's/^# from \([0-9.]*\):.*/\1/p' live.notes)
+	echo "changed at $from, first event after it at $t"
+	# Eighths of 0.25 s before the change, of 0.75 s from the first event after it.
+	awk -v from="$from" -v t="$t" '
+		function off_grid(x, unit) { x = x / unit; return x - int(x + 0.5) > 0.004 || int(x + 0.5) - x > 0.004 }
+		/^#/ || $2 == "tick" { next }
+		$1 <= from && off_grid($1, 0.25) { print "off the 120 BPM grid: " $0; bad = 1 }
+		$1 >= t && $2 != "end" && off_grid($1 - t, 0.75) { print "off the 40 BPM grid: " $0; bad = 1 }
+		END { exit bad }' live.notes
+	awk -v t="$t" 'BEGIN { exit !(t > 0.5) }'
+	check_stream live.notes stopped
+}
+
+@test "live: each bad message is rejected with its reason and the music goes on" {
+	# message | reason | id in the answer
+	cat > table <<-'TABLE'
+	not json|not JSON: invalid token near 'not' (column 3)|null
+	[1,2]|expected a JSON object, not an array|null
+	{"type":"control","id":1,"bpm":300}|bpm 300 is out of 40..120|1
+	{"type":"control","id":2,"intensity":1.5}|intensity 1.5 is out of 0..1|2
+	{"type":"control","id":3,"key":"H"}|unknown key 'H' (expected C, C#, Db, D, ... Bb or B)|3
+	{"type":"control","id":4,"mode":"locrian"}|unknown mode 'locrian' (expected ionian, dorian, phrygian, lydian, mixolydian or aeolian)|4
+	{"type":"control","id":5,"tempo":80}|unknown field 'tempo' in a control message|5
+	{"type":"control","id":6,"bpm":"fast"}|bpm must be a number, not 'fast'|6
+	{"type":"preset","id":7,"name":"loud"}|unknown preset 'loud' (expected focus, meditation, sleep or bright)|7
+	{"type":"preset","id":8}|a preset message needs a name|8
+	{"type":"dance","id":9}|unknown type 'dance' (expected control, preset or stats)|9
+	{"id":10}|a message needs a type (control, preset or stats)|10
+	{"type":"control","id":"x"}|id must be an integer, not 'x'|null
+	{"type":"stats","id":11,"buffer_ms":-5}|buffer_ms -5 is below 0|11
+	TABLE
+	{
+		sleep 0.4
+		cut -d'|' -f1 table
+		head -c 70000 /dev/zero | tr '\0' x
+		echo
+		printf '{"type":"control",\0"id":14}\n'
+		echo                                    # a blank line is no message
+		echo '{"type":"control","id":12,"intensity":0.2}'
+		echo '{"type":"stats","id":13,"buffer_ms":180,"underruns":0,"jitter_ms":3.5,"latency_ms":310}'
+		sleep 0.8
+	} | "$AUR_COMPOSE" --live --seed 6 --ack-log acks.jsonl > live.notes 2> err.txt
+	cat err.txt
+	echo "line of 70000 bytes|line is longer than 65536 bytes|null" >> table
+	echo "line with a NUL byte|NUL byte in the line|null" >> table
+	# Each rejection: one line on standard error with its line number, one answer.
+	n=0
+	while IFS='|' read -r _ reason id; do
+		n=$((n + 1))
+		[ "$(sed -n "${n}p" err.txt)" = "aur-compose: stdin:$n: $reason" ]
+		[ "$(sed -n "${n}p" acks.jsonl | jq -c .)" = "$(jq -cn --argjson id "$id" --arg m "$reason" '{type: "error", id: $id, message: $m}')" ]
+	done < table
+	[ "$(wc -l < err.txt)" -eq 16 ]
+	# The good messages after them are acknowledged, and the music went on.
+	[ "$(jq -c 'select(.type == "ack") | .id' acks.jsonl | tr '\n' ' ')" = "12 13 " ]
+	grep -q "intensity=0.2$" live.notes
+	t=$(latest live.notes)
+	awk -v t="$t" 'BEGIN { exit !(t >= 1.1) }'
+	check_stream live.notes stopped
+}
