@@ -43,11 +43,13 @@
 #include "note.h"
 #include "opt.h"
 #include "schedule.h"
+#include "shm.h"
 
 #define BLOCK_FRAMES 1024               /* the most rendered in one call */
 #define OUT_BUF_FRAMES 16384            /* raw output buffered before a write */
 #define QUIET_LEVEL 10                  /* |sample| <= this is below -70 dBFS */
 #define QUIET_SECONDS 0.5
+#define SOFT_KNEE 0.708f                /* -3 dBFS */
 
 static const char usage_text[] =
 	"usage: aur-render [options] [FILE...]\n"
@@ -103,8 +105,10 @@ struct renderer {
 	int16_t out[OUT_BUF_FRAMES * 2];
 	size_t out_frames;      /* buffered for stdout */
 	SNDFILE *file;
+	struct shm_slot *slot;  /* counters; NULL without shared memory */
 
 	int peak;               /* largest |sample| written */
+	int voices_max;         /* most voices sounding at once */
 	uint64_t clipped;       /* samples that hit the int16 limits */
 	bool downstream_gone;   /* EPIPE on stdout */
 	bool failed;
@@ -153,10 +157,21 @@ flush_output(struct renderer *r)
 	r->out_frames = 0;
 }
 
+/*
+ * Converts one sample.  Above SOFT_KNEE (-3 dBFS) a smooth curve bends the
+ * rare loud peak so that it never reaches full scale: no hard clipping.
+ */
 static inline int16_t
 to_s16(struct renderer *r, float x)
 {
-	long v = lrintf(x * 32768.0f);
+	float a = fabsf(x);
+	long v;
+
+	if (a > SOFT_KNEE) {
+		a = SOFT_KNEE + (1.0f - SOFT_KNEE) * tanhf((a - SOFT_KNEE) / (1.0f - SOFT_KNEE));
+		x = copysignf(a, x);
+	}
+	v = lrintf(x * 32768.0f);
 
 	if (v > 32767 || v < -32768) {
 		r->clipped++;
@@ -190,16 +205,21 @@ emit_frames(struct renderer *r, size_t n)
 	}
 }
 
-/* Renders n <= BLOCK_FRAMES frames into left/right. */
+/* Renders n <= BLOCK_FRAMES frames into left/right, timing the call. */
 static void
 synth_block(struct renderer *r, size_t n)
 {
+	int64_t started = clock_now_ns();
+
 	if (fluid_synth_write_float(r->synth, (int)n, r->left, 0, 1, r->right, 0, 1) != FLUID_OK) {
 		warnf("fluidsynth failed to render");
 		memset(r->left, 0, sizeof r->left);
 		memset(r->right, 0, sizeof r->right);
 		r->failed = true;
 	}
+	shm_observe_us(r->slot, SHM_HIST_RENDER, (clock_now_ns() - started) / 1000);
+	if (fluid_synth_get_active_voice_count(r->synth) > r->voices_max)
+		r->voices_max = fluid_synth_get_active_voice_count(r->synth);
 }
 
 static bool
@@ -668,6 +688,7 @@ main(int argc, char **argv)
 	if (opt.output && open_output(&r, opt.output, opt.rate) < 0)
 		return AUR_EXIT_FAILURE;
 
+	r.slot = shm_attach(SHM_ROLE_RENDER, getenv("AURALIS_SESSION"));
 	prog.on = opt.output && !opt.quiet && isatty(STDERR_FILENO);
 	prog.started_ns = clock_now_ns();
 	for (int i = optind; i < argc; i++) {
@@ -715,8 +736,9 @@ main(int argc, char **argv)
 		warnf("%llu samples clipped (peak %.1f dBFS); lower --gain",
 		    (unsigned long long)r.clipped, 20 * log10((double)r.peak / 32768.0));
 	if (getenv("AURALIS_RENDER_REPORT"))
-		warnf("peak %.2f dBFS, %lld frames", r.peak ? 20 * log10((double)r.peak / 32768.0) : -INFINITY,
-		    (long long)r.frame);
+		warnf("peak %.2f dBFS, %lld frames, at most %d voices",
+		    r.peak ? 20 * log10((double)r.peak / 32768.0) : -INFINITY, (long long)r.frame,
+		    r.voices_max);
 	delete_fluid_synth(r.synth);
 	delete_fluid_settings(settings);
 	free(soundfont);

@@ -8,6 +8,8 @@ AUR_RENDER=${AUR_RENDER:-$AURALIS_BUILD/aur-render}
 AUR_COMPOSE=${AUR_COMPOSE:-$AURALIS_BUILD/aur-compose}
 AUR_CHUNK=${AUR_CHUNK:-$AURALIS_BUILD/aur-chunk}
 DATA=$AURALIS_ROOT/tests/data
+# Counters go to a segment of the tests' own, never the server's /auralis.
+export AURALIS_SHM=${AURALIS_SHM:-/auralis-test}
 # The small GM SoundFont keeps the tests fast; FluidR3_GM stays the default.
 export AURALIS_SOUNDFONT=${AURALIS_TEST_SOUNDFONT:-/usr/share/sounds/sf2/TimGM6mb.sf2}
 
