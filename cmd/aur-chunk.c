@@ -330,7 +330,7 @@ out_id(struct chunker *ck, int64_t id)
 static int
 write_out(struct chunker *ck)
 {
-	int r = write_full(STDOUT_FILENO, ck->out, ck->out_len);
+	int r = write_full_or_stop(STDOUT_FILENO, ck->out, ck->out_len, &stop_signal);
 
 	if (r == 0)
 		shm_count(ck->slot, SHM_BYTES, ck->out_len);
@@ -557,6 +557,8 @@ write_error:
 	/* The reader is gone (the browser left): nothing more to do. */
 	if (errno == EPIPE)
 		return AUR_EXIT_OK;
+	if (errno == EINTR && stop_signal)
+		return 128 + stop_signal;       /* stopped while the reader was not reading */
 	warnf("standard output:");
 	return AUR_EXIT_FAILURE;
 }

@@ -49,6 +49,7 @@
 #include "io.h"
 #include "note.h"
 #include "opt.h"
+#include "shm.h"
 
 #define TICK_US 50000                   /* the longest silence between two lines */
 #define PREFILL_US 300000               /* written at once when a live stream starts */
@@ -151,6 +152,8 @@ struct session {
 	struct pending_ack acks[ACKS_PENDING_MAX];
 	int nacks;
 	int ack_fd;                     /* -1: no --ack-log */
+	struct shm_slot *slot;          /* counters and the session ring; may be NULL */
+	double client_underruns;        /* the client's count at its last stats */
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -176,9 +179,11 @@ out_flush(struct session *s)
 {
 	if (!s->out_len)
 		return;
-	if (write_full(STDOUT_FILENO, s->out, s->out_len) < 0) {
+	if (write_full_or_stop(STDOUT_FILENO, s->out, s->out_len, &stop_signal) < 0) {
 		if (errno == EPIPE)
 			exit(AUR_EXIT_OK);
+		if (errno == EINTR)     /* stopped while the reader was not reading */
+			exit(128 + stop_signal);
 		dief(AUR_EXIT_FAILURE, "standard output:");
 	}
 	s->out_len = 0;
@@ -199,6 +204,9 @@ out_event(struct session *s, const struct note_event *ev)
 	char line[NOTE_LINE_MAX];
 
 	out_text(s, line, note_format(ev, line, sizeof line));
+	if (ev->type != NOTE_TICK)
+		shm_count(s->slot, SHM_EVENTS, 1);
+	shm_gauge_set(s->slot, SHM_GAUGE_MUSIC_S, ev->t);
 }
 
 /* --- answers to control messages --- */
@@ -245,16 +253,24 @@ ack_log_write(struct session *s, const struct control_result *r)
 
 /*
  * Every answer to a control message goes through here: rejections to
- * standard error, acks and rejections to the --ack-log file.  The
- * session's shared-memory ring, which carries them to the browser, is one
- * more sink beside the file.
+ * standard error, acks and rejections to the --ack-log file and to the
+ * session's shared-memory ring, from which aur-chunk sends them to the
+ * browser in audio order.
  */
 static void
 control_report(struct session *s, const struct control_result *r)
 {
+	int64_t id = r->has_id ? (int64_t)r->id : SHM_ID_NONE;
+
 	if (!r->ok)
 		warn_at("stdin", r->line, "%s", r->message);
 	ack_log_write(s, r);
+	if (r->ok) {
+		shm_session_post_ack(s->slot, id, (double)r->t_us / COMPOSE_US);
+	} else {
+		shm_session_post_error(s->slot, id, r->message);
+		shm_count(s->slot, SHM_CONTROLS_REJECTED, 1);
+	}
 }
 
 static void
@@ -465,23 +481,52 @@ preset_message(struct session *s, struct control_result *r, json_t *msg)
 }
 
 /*
- * The client's health report.  It is checked here; its figures belong to
- * the shared-memory counters, which the session's slot will carry.
+ * The client's health report: checked, then into the session's counters
+ * (gauges for the latest figures, histograms for their spread, and the
+ * growth of the client's underrun count).
  */
 static bool
 stats_message(struct session *s, struct control_result *r, json_t *msg)
 {
 	static const char *const known[] = { "buffer_ms", "underruns", "jitter_ms", "latency_ms", NULL };
-	double value;
+	static const enum shm_gauge gauge[] = {
+		SHM_GAUGE_BUFFER_MS, SHM_GAUGE_UNDERRUNS, SHM_GAUGE_JITTER_MS, SHM_GAUGE_LATENCY_MS,
+	};
+	static const int hist[] = { SHM_HIST_BUFFER, -1, SHM_HIST_JITTER, SHM_HIST_LATENCY };
+	double value[4];
+	bool given[4];
 	json_t *v;
 
 	if (!fields_known(s, r, msg, "stats", known))
 		return false;
-	for (int i = 0; known[i]; i++)
-		if ((v = json_object_get(msg, known[i])) &&
-		    !field_number(s, r, known[i], v, 0, INFINITY, &value))
+	for (int i = 0; known[i]; i++) {
+		given[i] = (v = json_object_get(msg, known[i])) != NULL;
+		if (given[i] && !field_number(s, r, known[i], v, 0, INFINITY, &value[i]))
 			return false;
+	}
+	shm_count(s->slot, SHM_STATS_MESSAGES, 1);
+	for (int i = 0; i < 4; i++) {
+		if (!given[i])
+			continue;
+		shm_gauge_set(s->slot, gauge[i], value[i]);
+		if (hist[i] >= 0)       /* a day caps absurd figures before the cast */
+			shm_observe_us(s->slot, (enum shm_hist)hist[i],
+			    (int64_t)(fmin(value[i], 86400e3) * 1000));
+	}
+	if (given[1] && value[1] > s->client_underruns && value[1] < 1e15) {
+		shm_count(s->slot, SHM_UNDERRUNS, (uint64_t)(value[1] - s->client_underruns));
+		s->client_underruns = value[1];
+	}
 	return true;
+}
+
+/* Counts an applied control or preset change; passes ok on. */
+static bool
+control_counted(struct session *s, bool ok)
+{
+	if (ok)
+		shm_count(s->slot, SHM_CONTROLS_APPLIED, 1);
+	return ok;
 }
 
 /*
@@ -521,9 +566,9 @@ control_object(struct session *s, struct control_result *r, json_t *msg)
 		return false;
 	}
 	if (!strcmp(kind, "control"))
-		return control_message(s, r, msg);
+		return control_counted(s, control_message(s, r, msg));
 	if (!strcmp(kind, "preset"))
-		return preset_message(s, r, msg);
+		return control_counted(s, preset_message(s, r, msg));
 	if (!strcmp(kind, "stats"))
 		return stats_message(s, r, msg);
 	control_reject(s, r, "unknown type '%.*s' (expected control, preset or stats)", QUOTE_MAX, kind);
@@ -876,8 +921,12 @@ main(int argc, char **argv)
 	if (!(s.composer = composer_new(&opt.params, opt.seed, opt.end_us)))
 		dief(AUR_EXIT_FAILURE, "out of memory");
 
+	s.slot = shm_attach(SHM_ROLE_COMPOSE, getenv("AURALIS_SESSION"));
 	write_header(&s);
 	run(&s);
+	/* Give aur-chunk a moment to take the last answers before the slot goes. */
+	for (int i = 0; i < 50 && s.slot && shm_session_unread(s.slot) > 0; i++)
+		clock_sleep_until(clock_now_ns() + 2000000);
 
 	composer_free(s.composer);
 	if (s.ack_fd >= 0 && close(s.ack_fd) < 0)

@@ -145,9 +145,9 @@ flush_output(struct renderer *r)
 {
 	if (r->out_frames == 0 || r->file)
 		return;
-	if (!r->downstream_gone &&
-	    write_full(STDOUT_FILENO, r->out, r->out_frames * 2 * sizeof r->out[0]) < 0) {
-		if (errno == EPIPE) {
+	if (!r->downstream_gone && write_full_or_stop(STDOUT_FILENO, r->out,
+	    r->out_frames * 2 * sizeof r->out[0], &stop_signal) < 0) {
+		if (errno == EPIPE || (errno == EINTR && stop_signal)) {
 			r->downstream_gone = true;
 		} else {
 			warnf("standard output:");

@@ -5,6 +5,7 @@
 #define AUR_IO_H
 
 #include <stddef.h>
+#include <signal.h>
 #include <sys/types.h>
 
 /*
@@ -13,6 +14,16 @@
  * is gone).  Callers ignore SIGPIPE so that EPIPE arrives here.
  */
 int write_full(int fd, const void *buf, size_t len);
+
+/*
+ * As write_full, but once *stop is non-zero (a signal handler set it) the
+ * write goes on only while the reader takes data: when it has taken
+ * nothing for 100 ms, returns -1 with errno EINTR.  So a tool still writes
+ * its last block when stopped, yet obeys SIGTERM when its reader stopped
+ * reading.  The handler must be installed without SA_RESTART, so that a
+ * blocked write is interrupted.
+ */
+int write_full_or_stop(int fd, const void *buf, size_t len, const volatile sig_atomic_t *stop);
 
 /*
  * Ignores SIGPIPE, so that a closed downstream shows up as EPIPE from

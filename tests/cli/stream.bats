@@ -1,0 +1,119 @@
+#!/usr/bin/env bats
+# The live stream end to end: websocketd runs scripts/aur-session per
+# connection (aur-compose --live | aur-render | aur-chunk), and a WebSocket
+# client of ours listens, sends controls and checks what arrives.
+
+load helper
+load stream_helper
+
+setup_file() {
+	server_start
+}
+
+teardown_file() {
+	server_stop
+}
+
+setup() {
+	cd "$BATS_TEST_TMPDIR"
+}
+
+@test "a listener gets hello first, then 100 ms chunks in real time" {
+	$WS_CLIENT --url "$WS_URL" --seconds 5 > out.json
+	jq -c '{first_message, audio, first_audio_ms, bytes_ok, bad_sizes, seq_gaps, t_errors, max_gap_ms}' out.json
+	[ "$(jq -r .first_message out.json)" = hello ]
+	jq -e '.hello | .version == 1 and .sample_rate == 44100 and .channels == 2 and .chunk_ms == 100
+		and (.session | length) > 0' out.json
+	# 5 s of wall time is 50 chunks, plus the 0.3 s sent at once to start.
+	jq -e '.audio >= 47 and .audio <= 56' out.json
+	jq -e '.bad_sizes == 0 and .bytes_ok == .audio and .seq_gaps == 0 and .t_errors == 0' out.json
+	jq -e '.first_audio_ms < 500' out.json
+}
+
+@test "the PCM of a live session equals the offline render of its notes, across a control change" {
+	$WS_CLIENT --url "$WS_URL" --seconds 4 --pcm live.raw \
+		--send '1500:{"type":"control","id":1,"key":"F#","mode":"lydian","bpm":90,"intensity":0.8}' \
+		> out.json
+	session=$(jq -r .hello.session out.json)
+	jq -e '.acks | length == 1' out.json
+	notes=$NOTES_DIR/$session.notes
+	[ -s "$notes" ]
+	grep -q 'key=F# mode=lydian' "$notes"
+	"$AUR_RENDER" "$notes" > offline.raw
+	size=$(stat -c %s live.raw)
+	[ "$size" -ge $((35 * 17640)) ]
+	cmp -n "$size" live.raw offline.raw
+}
+
+@test "a control is acked in audio order; a bad one gets an error and the audio goes on" {
+	$WS_CLIENT --url "$WS_URL" --seconds 4 \
+		--send '1000:{"type":"control","id":7,"key":"E","mode":"lydian"}' \
+		--send '1500:{"type":"control","id":8,"bpm":300}' \
+		--send '1800:not json at all' \
+		--send '2000:{"type":"preset","id":9,"name":"sleep"}' > out.json
+	jq -c '{acks, errors, audio, seq_gaps, max_gap_ms, order_errors}' out.json
+	jq -e '[.acks[].id] == [7, 9]' out.json
+	jq -e '.order_errors == 0' out.json
+	jq -e '.acks[0].ack_ms < 800 and .acks[1].t > .acks[0].t' out.json
+	jq -e '.errors == [{"id": 8, "message": "bpm 300 is out of 40..120"},
+		{"id": null, "message": "not JSON: invalid token near '"'"'not'"'"' (column 3)"}]' out.json
+	jq -e '.seq_gaps == 0 and .audio >= 37 and .max_gap_ms < 300' out.json
+}
+
+@test "the query string chooses the start; a bad one is answered in words" {
+	$WS_CLIENT --url "$WS_URL?preset=sleep&key=Eb&bpm=50" --seconds 1.5 > out.json
+	session=$(jq -r .hello.session out.json)
+	head -2 "$NOTES_DIR/$session.notes" | grep -q 'key=Eb mode=.* bpm=50 .*preset=sleep'
+	jq -e '.audio > 10' out.json
+	$WS_CLIENT --url "$WS_URL?preset=loud" --seconds 1.5 > bad.json
+	jq -e '.first_message == "error" and .audio == 0' bad.json
+	jq -e '.errors[0].message | startswith("--preset: ")' bad.json
+	$WS_CLIENT --url "$WS_URL?key=%3Bls" --seconds 1.5 > evil.json
+	jq -e '.errors[0].message == "query parameter key: '"'"';ls'"'"' is not a valid value"' evil.json
+}
+
+@test "ten listeners at once each get their own uninterrupted stream" {
+	$WS_CLIENT --url "$WS_URL" --seconds 5 --clients 10 > out.json
+	jq -c '.[] | {audio, seq_gaps, max_gap_ms, first_audio_ms, late}' out.json
+	jq -e 'length == 10' out.json
+	jq -e '[.[].hello.session] | unique | length == 10' out.json
+	jq -e 'all(.[]; .audio >= 45 and .seq_gaps == 0 and .bad_sizes == 0 and .max_gap_ms < 400)' out.json
+}
+
+@test "when the listener leaves, every process of its session is gone within 1 s" {
+	wait_no_sessions 5
+	$WS_CLIENT --url "$WS_URL" --seconds 2 > out.json &
+	client=$!
+	sleep 1
+	[ -n "$(sessions)" ]
+	[ "$(session_processes | wc -l)" -ge 3 ]
+	wait "$client"
+	wait_no_sessions 1
+}
+
+@test "websocketd's SIGTERM to a session ends all of its processes" {
+	$WS_CLIENT --url "$WS_URL" --seconds 3 > out.json &
+	client=$!
+	sleep 1
+	session=$(sessions)
+	[ -n "$session" ]
+	kill -TERM $session
+	wait_no_sessions 1
+	wait "$client"
+	jq -e '.closed_by_server' out.json
+}
+
+@test "sessions are counted in shared memory, with the client's stats" {
+	wait_no_sessions 5
+	before=$(total sessions_total)
+	$WS_CLIENT --url "$WS_URL" --seconds 2 \
+		--send '500:{"type":"stats","buffer_ms":420,"underruns":2,"jitter_ms":7.5,"latency_ms":380}' \
+		--send '1200:{"type":"stats","buffer_ms":400,"underruns":3,"jitter_ms":6,"latency_ms":360}' \
+		> out.json
+	wait_no_sessions 2
+	[ "$(total sessions_total)" -eq $((before + 1)) ]
+	[ "$(total live_chunk)" -eq 0 ]
+	[ "$(total stats_messages)" -ge 2 ]
+	[ "$(total underruns)" -ge 3 ]
+	[ "$(total chunks)" -ge "$(jq .audio out.json)" ]
+}

@@ -1,0 +1,65 @@
+# tests/cli/stream_helper.bash - a websocketd serving Auralis sessions for the
+# stream tests: started once per file on a free loopback port, stopped at the end.
+
+WS_CLIENT="node $AURALIS_ROOT/tests/ws/client.mjs"
+SHM_POST=${SHM_POST:-$AURALIS_BUILD/tests/shm-post}
+
+# free_port - a TCP port on 127.0.0.1 that nothing listens on now.
+free_port() {
+	node -e 'const s = require("net").createServer().listen(0, "127.0.0.1",
+		() => { console.log(s.address().port); s.close(); })'
+}
+
+# server_start - websocketd with scripts/aur-session at /stream, as scripts/run
+# starts it; sets WS_PID, WS_PORT, WS_URL and NOTES_DIR.
+server_start() {
+	export AURALIS_BIN=$AURALIS_BUILD
+	export AURALIS_SHM=/auralis-bats-stream-$$
+	export NOTES_DIR=$BATS_FILE_TMPDIR/notes
+	export AURALIS_NOTES_DIR=$NOTES_DIR
+	mkdir -p "$NOTES_DIR"
+	WS_PORT=$(free_port)
+	websocketd --address=127.0.0.1 --port="$WS_PORT" --dir="$AURALIS_ROOT/scripts/ws" \
+		--staticdir="$AURALIS_ROOT/web" --loglevel=fatal \
+		--passenv=PATH,AURALIS_SHM,AURALIS_SOUNDFONT,AURALIS_BIN,AURALIS_NOTES_DIR,ASAN_OPTIONS,UBSAN_OPTIONS \
+		> "$BATS_FILE_TMPDIR/websocketd.log" 2>&1 3>&- &
+	WS_PID=$!
+	export WS_PID WS_PORT WS_URL=ws://127.0.0.1:$WS_PORT/stream
+	for _ in $(seq 50); do
+		curl -s -o /dev/null "http://127.0.0.1:$WS_PORT/" && return 0
+		sleep 0.1
+	done
+	echo "websocketd did not start" >&2
+	return 1
+}
+
+server_stop() {
+	[ -n "${WS_PID:-}" ] || return 0
+	kill -TERM "$WS_PID" 2>/dev/null || true
+	wait "$WS_PID" 2>/dev/null || true
+	rm -f "/dev/shm/${AURALIS_SHM#/}"
+}
+
+# sessions - the processes websocketd has running for sessions now.
+sessions() {
+	pgrep -P "$WS_PID" || true
+}
+
+# session_processes - every aur-* process of this server's build.
+session_processes() {
+	pgrep -f "^$AURALIS_BUILD/aur-" || true
+}
+
+# wait_no_sessions SECONDS - waits until no session process is left.
+wait_no_sessions() {
+	local deadline=$(( $(date +%s%N) + ${1%.*}000000000 ))
+	while [ -n "$(sessions)$(session_processes)" ]; do
+		[ "$(date +%s%N)" -lt "$deadline" ] || return 1
+		sleep 0.05
+	done
+}
+
+# total NAME - a shared-memory total (see shm-post --totals).
+total() {
+	"$SHM_POST" --totals | awk -v n="$1" '$1 == n { print $2 }'
+}

@@ -1,0 +1,93 @@
+/*
+ * test_io.c - full writes: short writes are continued, and a stopping
+ * writer gives up on a reader that takes nothing, but not on one that reads.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "clock.h"
+#include "io.h"
+
+static volatile sig_atomic_t stop;
+
+static void
+on_alarm(int sig)
+{
+	stop = sig;
+}
+
+int
+main(void)
+{
+	static char big[1 << 20];
+	struct sigaction sa = { .sa_handler = on_alarm };
+	int fds[2], status;
+	int64_t t0, took_ms;
+	pid_t child;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, NULL);          /* no SA_RESTART */
+	io_ignore_sigpipe();
+
+	/* 1 MiB through a 64 KiB pipe: many short writes, all of it arrives. */
+	CHECK(pipe(fds) == 0);
+	if ((child = fork()) == 0) {
+		char buf[4096];
+		size_t total = 0;
+		ssize_t n;
+
+		close(fds[1]);
+		while ((n = read(fds[0], buf, sizeof buf)) > 0)
+			total += (size_t)n;
+		_exit(total == sizeof big ? 0 : 1);
+	}
+	close(fds[0]);
+	CHECK(write_full(fds[1], big, sizeof big) == 0);
+	close(fds[1]);
+	CHECK(waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+	/* A reader that never reads: the signal ends the blocked write soon. */
+	CHECK(pipe(fds) == 0);
+	stop = 0;
+	ualarm(200000, 0);
+	t0 = clock_now_ns();
+	CHECK(write_full_or_stop(fds[1], big, sizeof big, &stop) == -1);
+	CHECK(errno == EINTR);
+	took_ms = (clock_now_ns() - t0) / 1000000;
+	CHECK(stop == SIGALRM);
+	CHECK(took_ms >= 150 && took_ms < 2000);
+	close(fds[0]);
+	close(fds[1]);
+
+	/* Once stopped, a reader that goes on reading still gets everything. */
+	CHECK(pipe(fds) == 0);
+	if ((child = fork()) == 0) {
+		char buf[4096];
+		size_t total = 0;
+		ssize_t n;
+
+		close(fds[1]);
+		while ((n = read(fds[0], buf, sizeof buf)) > 0)
+			total += (size_t)n;
+		_exit(total == sizeof big ? 0 : 1);
+	}
+	close(fds[0]);
+	stop = SIGTERM;
+	CHECK(write_full_or_stop(fds[1], big, sizeof big, &stop) == 0);
+	close(fds[1]);
+	CHECK(waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+	/* A reader that is gone: EPIPE, stopping or not. */
+	CHECK(pipe(fds) == 0);
+	close(fds[0]);
+	CHECK(write_full_or_stop(fds[1], "x", 1, &stop) == -1 && errno == EPIPE);
+	stop = 0;
+	CHECK(write_full(fds[1], "x", 1) == -1 && errno == EPIPE);
+	close(fds[1]);
+	return check_done("io");
+}
