@@ -1,0 +1,54 @@
+#!/usr/bin/env bats
+# scripts/run: serves the page and the stream, and SIGTERM stops all of it.
+
+load helper
+load stream_helper
+
+setup() {
+	cd "$BATS_TEST_TMPDIR"
+	export AURALIS_SHM=/auralis-bats-run-$$
+}
+
+teardown() {
+	[ -z "${RUN_PID:-}" ] || kill -TERM "$RUN_PID" 2>/dev/null || true
+	rm -f "/dev/shm/${AURALIS_SHM#/}"
+}
+
+@test "scripts/run --help and bad options" {
+	run "$AURALIS_ROOT/scripts/run" --help
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"--stat-port"* ]]
+	run "$AURALIS_ROOT/scripts/run" --port 70000
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"scripts/run: --port: expected 1..65535, not '70000'"* ]]
+	run "$AURALIS_ROOT/scripts/run" --bogus
+	[ "$status" -eq 2 ]
+}
+
+@test "scripts/run serves the page and the stream; SIGTERM stops everything it started" {
+	port=$(free_port)
+	stat_port=$(free_port)
+	"$AURALIS_ROOT/scripts/run" --port "$port" --stat-port "$stat_port" > run.log 2>&1 &
+	RUN_PID=$!
+	for _ in $(seq 300); do grep -q "listening on" run.log && break; sleep 0.1; done
+	cat run.log
+	grep -q "auralis: listening on http://127.0.0.1:$port/" run.log
+	curl -sf "http://127.0.0.1:$port/" | grep -q '<title>Auralis'
+	node "$AURALIS_ROOT/tests/ws/client.mjs" --url "ws://127.0.0.1:$port/stream" --seconds 1.5 > out.json &
+	client=$!
+	sleep 1
+	[ -n "$(pgrep -f "^$AURALIS_BUILD/aur-compose --live")" ]
+	kill -TERM "$RUN_PID"
+	wait "$RUN_PID"
+	RUN_PID=
+	wait "$client" || true
+	jq -e '.audio > 5' out.json
+	# Nothing it started is left: no websocketd on that port, no session.
+	for _ in $(seq 20); do
+		[ -z "$(pgrep -f "websocketd.*--port=$port")$(pgrep -f "^$AURALIS_BUILD/aur-")" ] && break
+		sleep 0.05
+	done
+	[ -z "$(pgrep -f "websocketd.*--port=$port")" ]
+	[ -z "$(pgrep -f "^$AURALIS_BUILD/aur-")" ]
+	! curl -s -o /dev/null "http://127.0.0.1:$port/"
+}
