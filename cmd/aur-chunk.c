@@ -68,6 +68,8 @@ static const char usage_text[] =
 	"                         chunks inside it are due at the start\n"
 	"  -s, --session ID       session id, 1..64 bytes (default $AURALIS_SESSION,\n"
 	"                         else a random one)\n"
+	"  -t, --stall-timeout SECONDS  give up on a reader that takes nothing for\n"
+	"                         this long, 0..3600, 0 never (default 10)\n"
 	"  -h, --help             show this help\n"
 	"  -V, --version          show the version\n"
 	"\n"
@@ -75,14 +77,15 @@ static const char usage_text[] =
 	"under), AURALIS_SHM (shared memory name, default /auralis).\n"
 	"\n"
 	"exit status: 0 end of input (also when the reader of the output went\n"
-	"away), 1 runtime failure, 2 usage, 3 the input ended inside a frame (the\n"
-	"stray bytes are dropped), 130/143 interrupted.\n";
+	"away), 1 runtime failure or a stalled reader, 2 usage, 3 the input\n"
+	"ended inside a frame (the stray bytes are dropped), 130/143 interrupted.\n";
 
 struct options {
 	long rate;
 	long channels;
 	long chunk_ms;
 	double prefill;
+	double stall_timeout;   /* seconds; 0: wait for the reader for ever */
 	const char *session;
 };
 
@@ -135,6 +138,7 @@ parse_options(int argc, char **argv, struct options *opt)
 		{ "chunk-ms", required_argument, NULL, 'm' },
 		{ "prefill", required_argument, NULL, 'p' },
 		{ "session", required_argument, NULL, 's' },
+		{ "stall-timeout", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -142,8 +146,10 @@ parse_options(int argc, char **argv, struct options *opt)
 	const char *env;
 	int c;
 
-	*opt = (struct options){ .rate = 44100, .channels = 2, .chunk_ms = 100, .prefill = 0.3 };
-	while ((c = getopt_long(argc, argv, "r:c:m:p:s:hV", longopts, NULL)) != -1) {
+	*opt = (struct options){
+		.rate = 44100, .channels = 2, .chunk_ms = 100, .prefill = 0.3, .stall_timeout = 10,
+	};
+	while ((c = getopt_long(argc, argv, "r:c:m:p:s:t:hV", longopts, NULL)) != -1) {
 		int bad = 0;
 
 		switch (c) {
@@ -152,6 +158,7 @@ parse_options(int argc, char **argv, struct options *opt)
 		case 'm': bad = opt_long("--chunk-ms", optarg, 10, 1000, &opt->chunk_ms); break;
 		case 'p': bad = opt_double("--prefill", optarg, 0, 10, &opt->prefill); break;
 		case 's': opt->session = optarg; break;
+		case 't': bad = opt_double("--stall-timeout", optarg, 0, 3600, &opt->stall_timeout); break;
 		case 'h': fputs(usage_text, stdout); exit(AUR_EXIT_OK);
 		case 'V': printf("aur-chunk %s\n", AURALIS_VERSION); exit(AUR_EXIT_OK);
 		default: usage_error();
@@ -330,7 +337,8 @@ out_id(struct chunker *ck, int64_t id)
 static int
 write_out(struct chunker *ck)
 {
-	int r = write_full_or_stop(STDOUT_FILENO, ck->out, ck->out_len, &stop_signal);
+	int stall_ms = ck->opt->stall_timeout > 0 ? (int)(ck->opt->stall_timeout * 1000) : -1;
+	int r = write_full_within(STDOUT_FILENO, ck->out, ck->out_len, &stop_signal, stall_ms);
 
 	if (r == 0)
 		shm_count(ck->slot, SHM_BYTES, ck->out_len);
@@ -559,6 +567,11 @@ write_error:
 		return AUR_EXIT_OK;
 	if (errno == EINTR && stop_signal)
 		return 128 + stop_signal;       /* stopped while the reader was not reading */
+	if (errno == ETIMEDOUT) {
+		warnf("standard output: the reader took nothing for %g s; dropping the stream",
+		    ck->opt->stall_timeout);
+		return AUR_EXIT_FAILURE;
+	}
 	warnf("standard output:");
 	return AUR_EXIT_FAILURE;
 }

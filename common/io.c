@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -17,27 +18,38 @@ write_full(int fd, const void *buf, size_t len)
 int
 write_full_or_stop(int fd, const void *buf, size_t len, const volatile sig_atomic_t *stop)
 {
+	return write_full_within(fd, buf, len, stop, -1);
+}
+
+int
+write_full_within(int fd, const void *buf, size_t len, const volatile sig_atomic_t *stop,
+    int stall_ms)
+{
 	const char *p = buf;
 
 	while (len > 0) {
+		bool stopping = stop && *stop;
 		ssize_t n;
 
-		if (stop && *stop) {
+		if (stopping || stall_ms >= 0) {
 			/*
-			 * Stopping: go on only while the reader takes data.  After
-			 * POLLOUT a pipe has room for PIPE_BUF bytes, so a write of at
-			 * most that never blocks.
+			 * Wait for room, but not for ever.  After POLLOUT a pipe has
+			 * room for PIPE_BUF bytes, so a write of at most that never
+			 * blocks.
 			 */
 			struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-			int ready = poll(&pfd, 1, STOP_GRACE_MS);
+			int ready = poll(&pfd, 1, stopping ? STOP_GRACE_MS : stall_ms);
 
 			if (ready < 0 && errno == EINTR)
-				continue;
-			if (ready <= 0 || !(pfd.revents & POLLOUT)) {
-				if (pfd.revents & (POLLERR | POLLHUP))
-					errno = EPIPE;
-				else
-					errno = EINTR;
+				continue;       /* the loop looks at *stop again */
+			if (ready < 0)
+				return -1;
+			if (ready == 0) {
+				errno = stopping ? EINTR : ETIMEDOUT;
+				return -1;
+			}
+			if (!(pfd.revents & POLLOUT)) {
+				errno = EPIPE;  /* POLLERR or POLLHUP: the reader is gone */
 				return -1;
 			}
 			n = write(fd, p, len < PIPE_BUF ? len : PIPE_BUF);
@@ -46,7 +58,7 @@ write_full_or_stop(int fd, const void *buf, size_t len, const volatile sig_atomi
 		}
 		if (n < 0) {
 			if (errno == EINTR)
-				continue;       /* the loop looks at *stop again */
+				continue;
 			return -1;
 		}
 		p += n;

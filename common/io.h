@@ -26,6 +26,14 @@ int write_full(int fd, const void *buf, size_t len);
 int write_full_or_stop(int fd, const void *buf, size_t len, const volatile sig_atomic_t *stop);
 
 /*
+ * As write_full_or_stop, and besides, when the reader takes nothing for
+ * stall_ms milliseconds (>= 0), returns -1 with errno ETIMEDOUT.  For a
+ * writer that must not wait for ever on a reader that stopped reading.
+ */
+int write_full_within(int fd, const void *buf, size_t len, const volatile sig_atomic_t *stop,
+    int stall_ms);
+
+/*
  * Ignores SIGPIPE, so that a closed downstream shows up as EPIPE from
  * write_full and the tool can finish quietly.
  */

@@ -86,7 +86,7 @@ setup() {
 	client=$!
 	sleep 1
 	[ -n "$(sessions)" ]
-	[ "$(session_processes | wc -l)" -ge 3 ]
+	[ "$(session_processes | wc -l)" -ge 4 ]
 	wait "$client"
 	wait_no_sessions 1
 }

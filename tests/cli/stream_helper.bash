@@ -10,18 +10,20 @@ free_port() {
 		() => { console.log(s.address().port); s.close(); })'
 }
 
-# server_start - websocketd with scripts/aur-session at /stream, as scripts/run
-# starts it; sets WS_PID, WS_PORT, WS_URL and NOTES_DIR.
+# server_start [NAME] - websocketd with scripts/aur-session at /stream, as
+# scripts/run starts it; sets WS_PID, WS_PORT, WS_URL and NOTES_DIR.  A test
+# that needs a server of its own (other options) starts one with another
+# NAME and stops it at its end; the file's server goes on for the others.
 server_start() {
 	export AURALIS_BIN=$AURALIS_BUILD
-	export AURALIS_SHM=/auralis-bats-stream-$$
+	export AURALIS_SHM=/auralis-bats-${1:-stream}-$$
 	export NOTES_DIR=$BATS_FILE_TMPDIR/notes
 	export AURALIS_NOTES_DIR=$NOTES_DIR
 	mkdir -p "$NOTES_DIR"
 	WS_PORT=$(free_port)
 	websocketd --address=127.0.0.1 --port="$WS_PORT" --dir="$AURALIS_ROOT/scripts/ws" \
-		--staticdir="$AURALIS_ROOT/web" --loglevel=fatal \
-		--passenv=PATH,AURALIS_SHM,AURALIS_SOUNDFONT,AURALIS_BIN,AURALIS_NOTES_DIR,ASAN_OPTIONS,UBSAN_OPTIONS \
+		--staticdir="$AURALIS_ROOT/web" --loglevel=error --maxforks="${MAX_FORKS:-0}" \
+		--passenv=PATH,AURALIS_SHM,AURALIS_SOUNDFONT,AURALIS_BIN,AURALIS_NOTES_DIR,AURALIS_STALL_TIMEOUT,ASAN_OPTIONS,UBSAN_OPTIONS \
 		> "$BATS_FILE_TMPDIR/websocketd.log" 2>&1 3>&- &
 	WS_PID=$!
 	export WS_PID WS_PORT WS_URL=ws://127.0.0.1:$WS_PORT/stream
@@ -45,9 +47,17 @@ sessions() {
 	pgrep -P "$WS_PID" || true
 }
 
-# session_processes - every aur-* process of this server's build.
+# session_processes - every process of this server's sessions, orphans too:
+# those whose environment names this server's shared memory.
 session_processes() {
-	pgrep -f "^$AURALIS_BUILD/aur-" || true
+	local env pid
+	for env in $(grep -lzx "AURALIS_SHM=$AURALIS_SHM" /proc/[0-9]*/environ 2>/dev/null); do
+		pid=${env#/proc/}
+		pid=${pid%/environ}
+		case $(cat "/proc/$pid/comm" 2>/dev/null) in
+		aur-compose|aur-render|aur-chunk|stream|tee) echo "$pid" ;;
+		esac
+	done
 }
 
 # wait_no_sessions SECONDS - waits until no session process is left.

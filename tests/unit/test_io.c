@@ -82,11 +82,23 @@ main(void)
 	close(fds[1]);
 	CHECK(waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0);
 
+	/* A reader that stops reading: ETIMEDOUT after the stall time. */
+	CHECK(pipe(fds) == 0);
+	stop = 0;
+	t0 = clock_now_ns();
+	CHECK(write_full_within(fds[1], big, sizeof big, &stop, 300) == -1);
+	CHECK(errno == ETIMEDOUT);
+	took_ms = (clock_now_ns() - t0) / 1000000;
+	CHECK(took_ms >= 290 && took_ms < 3000);
+	close(fds[0]);
+	close(fds[1]);
+
 	/* A reader that is gone: EPIPE, stopping or not. */
 	CHECK(pipe(fds) == 0);
 	close(fds[0]);
 	CHECK(write_full_or_stop(fds[1], "x", 1, &stop) == -1 && errno == EPIPE);
 	stop = 0;
+	CHECK(write_full_within(fds[1], "x", 1, &stop, 100) == -1 && errno == EPIPE);
 	CHECK(write_full(fds[1], "x", 1) == -1 && errno == EPIPE);
 	close(fds[1]);
 	return check_done("io");

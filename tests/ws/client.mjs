@@ -7,6 +7,12 @@
 //
 //   node tests/ws/client.mjs --url ws://127.0.0.1:8080/stream --seconds 5 \
 //        [--clients N] [--pcm FILE] [--send MS:JSON]... [--raw-log FILE] [--stop-reading MS]
+//        [--send-big MS:BYTES] [--reset MS]
+//
+// --send-big sends one line of BYTES bytes of garbage; --reset tears the TCP
+// connection down with a reset at MS; --stop-reading stops reading at MS.
+// A refused upgrade (e.g. 429 past websocketd's --maxforks) is reported as
+// "http_status".
 //
 // A chunk is "on time" when it arrives within 150 ms of its schedule: the
 // arrival of the first audio plus its music time beyond the 0.3 s prefill.
@@ -23,6 +29,8 @@ const { values: opt } = parseArgs({
 		send: { type: 'string', multiple: true, default: [] },
 		'raw-log': { type: 'string' },
 		'stop-reading': { type: 'string' },
+		'send-big': { type: 'string' },
+		reset: { type: 'string' },
 		prefill: { type: 'string', default: '0.3' },
 	},
 });
@@ -70,6 +78,13 @@ function listen(index) {
 			}
 			if (opt['stop-reading'])
 				timers.push(setTimeout(() => ws._socket.pause(), Number(opt['stop-reading'])));
+			if (opt['send-big']) {
+				const [at, bytes] = opt['send-big'].split(':').map(Number);
+				timers.push(setTimeout(() => ws.send('x{'.repeat(bytes / 2)), at));
+			}
+			if (opt.reset)
+				timers.push(setTimeout(() => { s.reset = true; ws._socket.resetAndDestroy(); },
+					Number(opt.reset)));
 		});
 		ws.on('message', (data) => {
 			const now = performance.now();
@@ -135,12 +150,19 @@ function listen(index) {
 			if (!done) s.closed_by_server = true;
 			finish();
 		});
+		ws.on('unexpected-response', (req, res) => {
+			s.http_status = res.statusCode;
+			res.resume();
+			req.destroy();
+			finish();
+		});
 		ws.on('error', (e) => {
 			s.error = String(e.message || e);
 		});
 		let done = false;
 		setTimeout(() => {
 			done = true;
+			if (finished) return;
 			if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING)
 				ws.terminate();
 			else finish();

@@ -1,0 +1,111 @@
+#!/usr/bin/env bats
+# Faults: clients that vanish, flood or send garbage, a pipeline stage that
+# dies, shared memory that disappears.  Each must end or spare the session
+# cleanly, and harm no one else.
+
+load helper
+load stream_helper
+
+setup_file() {
+	server_start
+}
+
+teardown_file() {
+	server_stop
+}
+
+setup() {
+	cd "$BATS_TEST_TMPDIR"
+	wait_no_sessions 5
+}
+
+@test "a client that vanishes mid-stream with a TCP reset: its session ends within 1 s" {
+	$WS_CLIENT --url "$WS_URL" --seconds 3 --reset 1500 > out.json
+	jq -e '.audio > 10' out.json
+	# The reset was at 1.5 s, the client returned at 3 s: all gone by 4 s.
+	wait_no_sessions 1
+}
+
+@test "a client that stops reading: memory stays bounded, the session is dropped with a reason" {
+	AURALIS_STALL_TIMEOUT=2 server_start stall
+	python3 "$AURALIS_ROOT/tests/ws/stalled-client.py" "$WS_PORT" 60 > client.log &
+	client=$!
+	sleep 2
+	grep -q "HTTP/1.1 101" client.log
+	rss() { awk '/^VmRSS/ { print $2 }' "/proc/$WS_PID/status"; }
+	first=$(rss)
+	for i in $(seq 60); do
+		grep -q "dropping the stream" "$BATS_FILE_TMPDIR/websocketd.log" && break
+		sleep 1
+	done
+	echo "dropped after about $((i + 2)) s; websocketd RSS $first kB then $(rss) kB"
+	grep "aur-chunk: standard output: the reader took nothing for 2 s; dropping the stream" \
+		"$BATS_FILE_TMPDIR/websocketd.log"
+	# websocketd did not buffer the stream it could not deliver.
+	[ "$(rss)" -lt $((first + 8192)) ]
+	# Every process of the session is gone.
+	for _ in $(seq 20); do [ -z "$(session_processes)" ] && break; sleep 0.1; done
+	[ -z "$(session_processes)" ]
+	kill "$client"
+	server_stop
+}
+
+@test "garbage and a 1 MiB line from a client are rejected; the music goes on" {
+	$WS_CLIENT --url "$WS_URL" --seconds 4 \
+		--send '800:\u0000\u0001 garbage' --send '900:{"type":' --send '1000:[]' \
+		--send-big 1500:1048576 \
+		--send '2500:{"type":"preset","id":3,"name":"bright"}' > out.json
+	jq -c '{errors: [.errors[].message], acks, audio, seq_gaps, max_gap_ms}' out.json
+	jq -e '.errors | length == 4' out.json
+	jq -e '.errors[3].message == "line is longer than 65536 bytes"' out.json
+	jq -e '[.acks[].id] == [3]' out.json
+	jq -e '.seq_gaps == 0 and .audio >= 37 and .max_gap_ms < 300' out.json
+}
+
+@test "aur-render killed mid-session: the session ends, slots are reclaimed, counters add up" {
+	$WS_CLIENT --url "$WS_URL" --seconds 4 > out.json &
+	client=$!
+	sleep 1.5
+	render=$(for p in $(session_processes); do
+		if [ "$(cat /proc/$p/comm)" = aur-render ]; then echo "$p"; fi; done)
+	[ -n "$render" ]
+	kill -KILL $render
+	wait_no_sessions 1
+	wait "$client"
+	jq -e '.closed_by_server and .audio >= 10' out.json
+	# The killed process's slot is dead until the next claimer reclaims it.
+	$WS_CLIENT --url "$WS_URL" --seconds 1 > next.json
+	jq -e '.audio > 5' next.json
+	wait_no_sessions 2
+	[ "$(total dead)" -eq 0 ]
+	[ "$(total live_chunk)" -eq 0 ]
+	[ "$(total live_render)" -eq 0 ]
+	# Chunks sent were counted, those of the killed session too.
+	[ "$(total chunks)" -ge $(( $(jq .audio out.json) + $(jq .audio next.json) )) ]
+}
+
+@test "the shared-memory segment removed while running: streams go on, a new one is made" {
+	$WS_CLIENT --url "$WS_URL" --seconds 3 > out.json &
+	client=$!
+	sleep 1
+	rm "/dev/shm/${AURALIS_SHM#/}"
+	$WS_CLIENT --url "$WS_URL" --seconds 1.5 > second.json
+	wait "$client"
+	jq -e '.seq_gaps == 0 and .audio >= 27 and .max_gap_ms < 300' out.json
+	jq -e '.audio > 10' second.json
+	[ -e "/dev/shm/${AURALIS_SHM#/}" ]
+	[ "$(stat -c %a "/dev/shm/${AURALIS_SHM#/}")" = 600 ]
+}
+
+@test "200 connections in a burst: the excess gets 429, the others are not harmed" {
+	MAX_FORKS=8 server_start burst
+	$WS_CLIENT --url "$WS_URL" --seconds 6 --clients 200 > burst.json
+	jq -c '[group_by(.http_status)[] | {status: .[0].http_status, n: length}]' burst.json
+	accepted=$(jq '[.[] | select(.hello != null)] | length' burst.json)
+	refused=$(jq '[.[] | select(.http_status == 429)] | length' burst.json)
+	echo "accepted $accepted, refused $refused"
+	[ "$accepted" -ge 1 ] && [ "$accepted" -le 8 ]
+	[ $((accepted + refused)) -eq 200 ]
+	jq -e '[.[] | select(.hello != null)] | all(.seq_gaps == 0 and .audio >= 45 and .max_gap_ms < 400)' burst.json
+	server_stop
+}
