@@ -47,3 +47,21 @@ build() {
 	fi
 	ninja -C "$dir" >&2 || exit 1
 }
+
+# start_websocketd ADDRESS PORT [WEBSOCKETD_OPTION...] - the stream server in
+# the background, as scripts/run runs it: web/ as static files, a session
+# (scripts/aur-session) per WebSocket connection to /stream, upgrades only
+# from pages of this server (plus the origins in $AURALIS_ORIGINS, a comma
+# list of host:port).  Sets WEBSOCKETD_PID.
+start_websocketd() {
+	local address=$1 port=$2 origins
+	shift 2
+	origins=$address:$port
+	[ "$address" != 127.0.0.1 ] || origins+=,localhost:$port
+	websocketd --address="$address" --port="$port" \
+		--staticdir="$AURALIS_ROOT/web" --dir="$AURALIS_ROOT/scripts/ws" \
+		--origin="$origins${AURALIS_ORIGINS:+,$AURALIS_ORIGINS}" \
+		--passenv=PATH,AURALIS_SHM,AURALIS_SOUNDFONT,AURALIS_BIN,AURALIS_NOTES_DIR,AURALIS_STALL_TIMEOUT,ASAN_OPTIONS,UBSAN_OPTIONS,LSAN_OPTIONS \
+		"$@" &
+	WEBSOCKETD_PID=$!
+}

@@ -117,3 +117,21 @@ setup() {
 	[ "$(total underruns)" -ge 3 ]
 	[ "$(total chunks)" -ge "$(jq .audio out.json)" ]
 }
+
+@test "WebSocket upgrades only from the server's own pages" {
+	while read -r origin want; do
+		$WS_CLIENT --url "$WS_URL" --seconds 1 --origin "$origin" > out.json
+		echo "$origin -> $(jq -c '{http_status, audio}' out.json)"
+		if [ "$want" = ok ]; then
+			jq -e '.audio > 3' out.json
+		else
+			jq -e ".http_status == $want" out.json
+		fi
+	done <<-EOF2
+	http://127.0.0.1:$WS_PORT ok
+	http://localhost:$WS_PORT ok
+	http://evil.example 403
+	http://127.0.0.1:1 403
+	none 403
+	EOF2
+}

@@ -1,6 +1,9 @@
 # tests/cli/stream_helper.bash - a websocketd serving Auralis sessions for the
 # stream tests: started once per file on a free loopback port, stopped at the end.
 
+# start_websocketd, as scripts/run uses it.
+. "$AURALIS_ROOT/scripts/setup.sh"
+
 WS_CLIENT="node $AURALIS_ROOT/tests/ws/client.mjs"
 SHM_POST=${SHM_POST:-$AURALIS_BUILD/tests/shm-post}
 
@@ -21,11 +24,9 @@ server_start() {
 	export AURALIS_NOTES_DIR=$NOTES_DIR
 	mkdir -p "$NOTES_DIR"
 	WS_PORT=$(free_port)
-	websocketd --address=127.0.0.1 --port="$WS_PORT" --dir="$AURALIS_ROOT/scripts/ws" \
-		--staticdir="$AURALIS_ROOT/web" --loglevel=error --maxforks="${MAX_FORKS:-0}" \
-		--passenv=PATH,AURALIS_SHM,AURALIS_SOUNDFONT,AURALIS_BIN,AURALIS_NOTES_DIR,AURALIS_STALL_TIMEOUT,ASAN_OPTIONS,UBSAN_OPTIONS \
-		> "$BATS_FILE_TMPDIR/websocketd.log" 2>&1 3>&- &
-	WS_PID=$!
+	start_websocketd 127.0.0.1 "$WS_PORT" --loglevel=error --maxforks="${MAX_FORKS:-0}" \
+		> "$BATS_FILE_TMPDIR/websocketd.log" 2>&1 3>&-
+	WS_PID=$WEBSOCKETD_PID
 	export WS_PID WS_PORT WS_URL=ws://127.0.0.1:$WS_PORT/stream
 	for _ in $(seq 50); do
 		curl -s -o /dev/null "http://127.0.0.1:$WS_PORT/" && return 0

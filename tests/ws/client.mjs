@@ -9,7 +9,8 @@
 //        [--clients N] [--pcm FILE] [--send MS:JSON]... [--raw-log FILE] [--stop-reading MS]
 //        [--send-big MS:BYTES] [--reset MS]
 //
-// --send-big sends one line of BYTES bytes of garbage; --reset tears the TCP
+// --origin sets the Origin header (default: the server's own http origin;
+// "none" sends none).  --send-big sends one line of BYTES bytes of garbage; --reset tears the TCP
 // connection down with a reset at MS; --stop-reading stops reading at MS.
 // A refused upgrade (e.g. 429 past websocketd's --maxforks) is reported as
 // "http_status".
@@ -32,6 +33,7 @@ const { values: opt } = parseArgs({
 		'send-big': { type: 'string' },
 		reset: { type: 'string' },
 		prefill: { type: 'string', default: '0.3' },
+		origin: { type: 'string' },
 	},
 });
 if (!opt.url) {
@@ -63,7 +65,9 @@ function listen(index) {
 		let firstAudioAt = null, lastAudioAt = null;
 		const pcm = opt.pcm ? createWriteStream(opt.clients === '1' ? opt.pcm : `${opt.pcm}.${index}`) : null;
 		const rawLog = opt['raw-log'] ? createWriteStream(opt['raw-log']) : null;
-		const ws = new WebSocket(opt.url);
+		// As a browser on the server's own page would: the server checks it.
+		const origin = opt.origin ?? `http://${new URL(opt.url).host}`;
+		const ws = new WebSocket(opt.url, origin === 'none' ? {} : { origin });
 		const timers = [];
 
 		ws.on('open', () => {

@@ -15,6 +15,7 @@ s.connect(("127.0.0.1", port))
 key = base64.b64encode(os.urandom(16)).decode()
 s.sendall((f"GET /stream HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+           f"Origin: http://127.0.0.1:{port}\r\n"
            "Sec-WebSocket-Version: 13\r\n\r\n").encode())
 reply = s.recv(12)
 print(reply.decode(errors="replace"), flush=True)
