@@ -263,6 +263,32 @@ note_parse_line(const char *line, struct note_event *ev, char *err, size_t errle
 }
 
 /*
+ * Checks the first line: '# auralis-notes', a space, the version in
+ * digits, and nothing after it but blanks.  (sscanf's %d took "1pro" and
+ * "4294967297" for version 1.)  Returns 0, or -1 with a message in err.
+ */
+static int
+header_check(const char *line, char *err, size_t errlen)
+{
+	static const char prefix[] = "# auralis-notes ";
+	const char *version = line + sizeof prefix - 1;
+	size_t digits;
+
+	if (strncmp(line, prefix, sizeof prefix - 1) ||
+	    !(digits = strspn(version, "0123456789")) ||
+	    version[digits + strspn(version + digits, " \t\r")] != '\0') {
+		seterr(err, errlen, "expected the header '%s' on the first line", NOTE_HEADER);
+		return -1;
+	}
+	if (digits != 1 || version[0] - '0' != NOTE_FORMAT_VERSION) {
+		seterr(err, errlen, "note format version %.*s is not supported (expected %d)",
+		    digits > 20 ? 20 : (int)digits, version, NOTE_FORMAT_VERSION);
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Finds the next line.  Returns 1 with *line and *len set (NUL-terminated
  * in place), 0 at the end, -1 for an over-long line (skipped), -2 on a
  * read error.
@@ -341,20 +367,9 @@ note_reader_next(struct note_reader *r, struct note_event *ev)
 			return -1;
 		}
 		if (r->line == 1) {
-			int v;
-
-			if (sscanf(line, "# auralis-notes %d", &v) == 1) {
-				if (v != NOTE_FORMAT_VERSION) {
-					seterr(r->err, sizeof r->err,
-					    "note format version %d is not supported (expected %d)",
-					    v, NOTE_FORMAT_VERSION);
-					return -1;
-				}
-				continue;
-			}
-			seterr(r->err, sizeof r->err, "expected the header '%s' on the first line",
-			    NOTE_HEADER);
-			return -1;
+			if (header_check(line, r->err, sizeof r->err) < 0)
+				return -1;
+			continue;
 		}
 		rc = note_parse_line(line, ev, r->err, sizeof r->err);
 		if (rc == 0)
@@ -391,8 +406,9 @@ note_format(const struct note_event *ev, char *buf, size_t len)
 			n = snprintf(buf, len, "%.3f program %d %d\n", ev->t, ev->channel, ev->a);
 		break;
 	case NOTE_NOTE:
+		/* At least the 1 ms that three decimals can say, so that it reads back. */
 		n = snprintf(buf, len, "%.3f note %d %d %d %.3f\n", ev->t, ev->channel, ev->a, ev->b,
-		    ev->duration);
+		    ev->duration < 0.001 ? 0.001 : ev->duration);
 		break;
 	case NOTE_ON:
 		n = snprintf(buf, len, "%.3f on %d %d %d\n", ev->t, ev->channel, ev->a, ev->b);

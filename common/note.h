@@ -90,8 +90,9 @@ int note_parse_line(const char *line, struct note_event *ev, char *err, size_t e
 
 /*
  * Formats ev as one line with a trailing newline into buf (at least
- * NOTE_LINE_MAX bytes).  Times are written with millisecond precision.
- * Returns the length.
+ * NOTE_LINE_MAX bytes).  Times are written with millisecond precision,
+ * and a note lasts at least 1 ms, so that note_parse_line() reads every
+ * line back.  Returns the length.
  */
 size_t note_format(const struct note_event *ev, char *buf, size_t len);
 

@@ -22,6 +22,7 @@ static const struct parse_case parse_cases[] = {
 	{ "0 program 1 89 8", 1, "0.000 program 1 89 8\n" },
 	{ "0.000 note 1 50 58 8.000   # pad", 1, "0.000 note 1 50 58 8.000\n" },
 	{ "0.5 note 0 69 74 1.5", 1, "0.500 note 0 69 74 1.500\n" },
+	{ "0.0004 note 0 69 74 0.0004", 1, "0.000 note 0 69 74 0.001\n" },  /* a note written reads back */
 	{ "\t1.25\ton 15 127 127", 1, "1.250 on 15 127 127\n" },
 	{ "2 off 0 0", 1, "2.000 off 0 0\n" },
 	{ "3 cc 1 91 100", 1, "3.000 cc 1 91 100\n" },
@@ -163,6 +164,16 @@ test_reader_header(void)
 	CHECK(events == 1);
 	CHECK(read_all("# auralis-notes 2\n0 tick\n", 25, report, sizeof report, &events) == 1);
 	CHECK_STR(report, "1:note format version 2 is not supported (expected 1)|");
+	/* The header exactly, blanks after it at most. */
+	CHECK(read_all("# auralis-notes 1pro\n0 tick\n", 27, report, sizeof report, &events) == 1);
+	CHECK_STR(report, "1:expected the header '# auralis-notes 1' on the first line|");
+	CHECK(read_all("# auralis-notes 4294967297\n", 27, report, sizeof report, &events) == 1);
+	CHECK_STR(report, "1:note format version 4294967297 is not supported (expected 1)|");
+	CHECK(read_all("# auralis-notes 01\n", 19, report, sizeof report, &events) == 1);
+	CHECK_STR(report, "1:note format version 01 is not supported (expected 1)|");
+	CHECK(read_all("#auralis-notes 1\n", 17, report, sizeof report, &events) == 1);
+	CHECK(read_all("# auralis-notes 1 \t\r\n0 tick\n", 28, report, sizeof report, &events) == 0);
+	CHECK(events == 1);
 	/* No newline at the end: the last line still counts. */
 	CHECK(read_all("# auralis-notes 1\n0 tick\n1 end", 30, report, sizeof report, &events) == 0);
 	CHECK(events == 2);
