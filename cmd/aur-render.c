@@ -21,7 +21,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <glob.h>
 #include <math.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -44,6 +43,7 @@
 #include "opt.h"
 #include "schedule.h"
 #include "shm.h"
+#include "soundfont.h"
 
 #define BLOCK_FRAMES 1024               /* the most rendered in one call */
 #define OUT_BUF_FRAMES 16384            /* raw output buffered before a write */
@@ -407,59 +407,6 @@ progress_show(struct progress *p, const struct renderer *r, unsigned long long d
 
 /* --- setup --- */
 
-static bool
-readable(const char *path)
-{
-	return access(path, R_OK) == 0;
-}
-
-/*
- * Finds the SoundFont as the help text says.  Returns a malloc'd path, or
- * NULL after listing every place searched.
- */
-static char *
-find_soundfont(const char *given)
-{
-	static const char default_search[] =
-		AURALIS_SOURCE_ROOT "/soundfonts/*.sf2:"
-		"/usr/share/sounds/sf2/FluidR3_GM.sf2:"
-		"/usr/share/sounds/sf2/default-GM.sf2";
-	const char *env = getenv("AURALIS_SOUNDFONT");
-	const char *search = getenv("AURALIS_SOUNDFONT_SEARCH");
-	char *list, *save = NULL, *found = NULL;
-
-	if (given)
-		return readable(given) ? strdup(given) : NULL;
-	if (env && *env)
-		return readable(env) ? strdup(env) : NULL;
-	if (!search || !*search)
-		search = default_search;
-	list = strdup(search);
-	if (!list)
-		return NULL;
-	for (char *pat = strtok_r(list, ":", &save); pat && !found; pat = strtok_r(NULL, ":", &save)) {
-		glob_t g;
-
-		if (glob(pat, 0, NULL, &g) == 0) {
-			for (size_t i = 0; i < g.gl_pathc && !found; i++)
-				if (readable(g.gl_pathv[i]))
-					found = strdup(g.gl_pathv[i]);
-			globfree(&g);
-		}
-	}
-	if (!found) {
-		warnf("no SoundFont found; searched, in order");
-		strcpy(list, search);
-		for (char *pat = strtok_r(list, ":", &save); pat; pat = strtok_r(NULL, ":", &save))
-			fprintf(stderr, "  %s\n", pat);
-		fprintf(stderr, "  (and --soundfont and $AURALIS_SOUNDFONT, both unset)\n"
-		    "Install one with: apt-get install fluid-soundfont-gm\n"
-		    "or name one with --soundfont FILE.\n");
-	}
-	free(list);
-	return found;
-}
-
 static fluid_synth_t *
 synth_new(const struct options *opt, fluid_settings_t **settings_out, const char *soundfont)
 {
@@ -663,7 +610,7 @@ main(int argc, char **argv)
 	fluid_set_log_function(FLUID_WARN, on_fluid_log, NULL);
 	fluid_set_log_function(FLUID_INFO, on_fluid_log, NULL);
 	fluid_set_log_function(FLUID_DBG, on_fluid_log, NULL);
-	soundfont = find_soundfont(opt.soundfont);
+	soundfont = soundfont_find(opt.soundfont);
 	if (!soundfont) {
 		if (opt.soundfont || getenv("AURALIS_SOUNDFONT"))
 			warnf("%s:", opt.soundfont ? opt.soundfont : getenv("AURALIS_SOUNDFONT"));

@@ -18,6 +18,10 @@
  * over all slots.  A process that dies loses nothing, and a reader needs no
  * consistency protocol for totals: each counter is exact when it is read.
  *
+ * A slot's detail (a line of text about what its owner does) has a
+ * sequence lock of its own, detail_gen, so that rewriting it disturbs
+ * neither the slot's gen nor the session ring's consumer, which watches gen.
+ *
  * The session ring in each slot is a single-producer single-consumer queue:
  * the slot's owner (aur-compose) writes an entry, then publishes head with
  * release; the consumer (the aur-chunk of the same session, in another
@@ -49,6 +53,7 @@
 
 #define HEADER_SIZE 4096
 #define SESSION_WORDS ((SHM_SESSION_MAX + 8) / 8)
+#define DETAIL_WORDS ((SHM_DETAIL_MAX + 8) / 8)
 #define OPEN_WAIT_NS 1000000000 /* how long an opener waits for the magic */
 #define READ_TRIES 1000         /* a slot read again while it changes hands */
 
@@ -90,6 +95,8 @@ struct slot_mem {
 	alignas(64) _Atomic uint64_t counter[SHM_COUNTERS];
 	struct hist_mem hist[SHM_HISTS];
 	struct ring_mem ring;
+	_Atomic uint32_t detail_gen;            /* odd while the owner rewrites detail */
+	_Atomic uint64_t detail[DETAIL_WORDS];  /* NUL-padded bytes */
 };
 
 struct shm_header {
@@ -115,6 +122,8 @@ struct shm_segment {
 	struct shm_header *hdr;
 	struct slot_mem *slots;
 	size_t size;
+	dev_t dev;                              /* the shared-memory object mapped */
+	ino_t ino;
 	char name[256];
 };
 
@@ -335,11 +344,16 @@ segment_attach(int fd, const char *name, char *err, size_t errlen)
 	return hdr;
 }
 
-struct shm_segment *
-shm_segment_open(const char *name, char *err, size_t errlen)
+/*
+ * Opens the segment name, creating it first when create is set and it does
+ * not exist.  Without create, a missing segment fails with errno ENOENT.
+ */
+static struct shm_segment *
+segment_open(const char *name, bool create, char *err, size_t errlen)
 {
 	struct shm_segment *seg;
 	struct shm_header *hdr = NULL;
+	struct stat st = { 0 };
 
 	if (!name_ok(name)) {
 		snprintf(err, errlen, "shared memory name '%s': expected a slash and then a name "
@@ -348,26 +362,37 @@ shm_segment_open(const char *name, char *err, size_t errlen)
 	}
 	/* Create it, or open the existing one; retry if it vanishes in between. */
 	for (int tries = 0; tries < 3 && !hdr; tries++) {
-		int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		int fd = create ? shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600) : -1;
 
 		if (fd >= 0) {
 			hdr = segment_create(fd, name, err, errlen);
+			if (hdr && fstat(fd, &st) < 0)
+				memset(&st, 0, sizeof st);
 			close(fd);
 			if (!hdr)
 				return NULL;
 			break;
 		}
-		if (errno != EEXIST)
+		if (create && errno != EEXIST)
 			goto sys_error;
 		if ((fd = shm_open(name, O_RDWR | O_CLOEXEC, 0)) < 0) {
-			if (errno == ENOENT)
+			if (errno == ENOENT && create)
 				continue;
+			if (errno == ENOENT) {
+				snprintf(err, errlen, "shared memory %s is missing", name);
+				errno = ENOENT;
+				return NULL;
+			}
 			goto sys_error;
 		}
 		hdr = segment_attach(fd, name, err, errlen);
+		if (hdr && fstat(fd, &st) < 0)
+			memset(&st, 0, sizeof st);
 		close(fd);
-		if (!hdr)
+		if (!hdr) {
+			errno = EINVAL;
 			return NULL;
+		}
 	}
 	if (!hdr) {
 		snprintf(err, errlen, "shared memory %s keeps vanishing while it is opened", name);
@@ -381,12 +406,47 @@ shm_segment_open(const char *name, char *err, size_t errlen)
 	seg->hdr = hdr;
 	seg->slots = (struct slot_mem *)((char *)hdr + HEADER_SIZE);
 	seg->size = SEGMENT_SIZE;
+	seg->dev = st.st_dev;
+	seg->ino = st.st_ino;
 	snprintf(seg->name, sizeof seg->name, "%s", name);
 	return seg;
 
 sys_error:
-	snprintf(err, errlen, "shared memory %s: %s", name, strerror(errno));
+	{
+		int e = errno;
+
+		snprintf(err, errlen, "shared memory %s: %s", name, strerror(e));
+		errno = e;
+	}
 	return NULL;
+}
+
+struct shm_segment *
+shm_segment_open(const char *name, char *err, size_t errlen)
+{
+	return segment_open(name, true, err, errlen);
+}
+
+struct shm_segment *
+shm_segment_open_existing(const char *name, char *err, size_t errlen)
+{
+	return segment_open(name, false, err, errlen);
+}
+
+bool
+shm_segment_replaced(const struct shm_segment *seg)
+{
+	struct stat st;
+	bool same;
+	int fd;
+
+	if (!seg)
+		return true;
+	if ((fd = shm_open(seg->name, O_RDONLY | O_CLOEXEC, 0)) < 0)
+		return errno == ENOENT;
+	same = fstat(fd, &st) == 0 && st.st_dev == seg->dev && st.st_ino == seg->ino;
+	close(fd);
+	return !same;
 }
 
 void
@@ -396,6 +456,61 @@ shm_segment_close(struct shm_segment *seg)
 		return;
 	munmap(seg->hdr, seg->size);
 	free(seg);
+}
+
+/*
+ * Writes text (cut to SHM_DETAIL_MAX bytes at a character boundary) into
+ * the slot's detail inside its sequence lock.  The owner only.
+ */
+static void
+detail_store(struct slot_mem *m, const char *text)
+{
+	char bytes[DETAIL_WORDS * 8] = { 0 };
+	uint64_t words[DETAIL_WORDS];
+	size_t len = strlen(text);
+	uint32_t gen = atomic_load_explicit(&m->detail_gen, memory_order_relaxed);
+
+	if (len > SHM_DETAIL_MAX) {
+		len = SHM_DETAIL_MAX;
+		while (len > 0 && ((unsigned char)text[len] & 0xc0) == 0x80)
+			len--;
+	}
+	memcpy(bytes, text, len);
+	memcpy(words, bytes, sizeof words);
+	gen = (gen + 1) | 1;
+	atomic_store_explicit(&m->detail_gen, gen, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	for (int i = 0; i < DETAIL_WORDS; i++)
+		atomic_store_explicit(&m->detail[i], words[i], memory_order_relaxed);
+	atomic_store_explicit(&m->detail_gen, gen + 1, memory_order_release);
+}
+
+/*
+ * Reads the slot's detail into out[SHM_DETAIL_MAX + 1]; "" when every try
+ * met the owner writing it.
+ */
+static void
+detail_load(struct slot_mem *m, char *out)
+{
+	uint64_t words[DETAIL_WORDS];
+
+	for (int tries = 0; tries < READ_TRIES; tries++) {
+		uint32_t gen = atomic_load_explicit(&m->detail_gen, memory_order_acquire);
+
+		if (gen & 1) {
+			sched_yield();
+			continue;
+		}
+		for (int i = 0; i < DETAIL_WORDS; i++)
+			words[i] = atomic_load_explicit(&m->detail[i], memory_order_relaxed);
+		atomic_thread_fence(memory_order_acquire);
+		if (atomic_load_explicit(&m->detail_gen, memory_order_relaxed) == gen) {
+			memcpy(out, words, SHM_DETAIL_MAX);
+			out[SHM_DETAIL_MAX] = '\0';
+			return;
+		}
+	}
+	out[0] = '\0';
 }
 
 /* Sets up a slot that we own in state CLAIMING, inside its sequence lock. */
@@ -425,6 +540,7 @@ slot_setup(struct slot_mem *m, enum shm_role role, const uint64_t session[SESSIO
 		atomic_store_explicit(&b->count, atomic_load_explicit(&v->count, rlx), rlx);
 		atomic_store_explicit(&b->sum_us, atomic_load_explicit(&v->sum_us, rlx), rlx);
 	}
+	detail_store(m, "");
 	/* Records of the last owner are not ours to deliver. */
 	atomic_store_explicit(&m->ring.tail, atomic_load_explicit(&m->ring.head, rlx),
 		memory_order_release);
@@ -583,6 +699,13 @@ shm_observe_us(struct shm_slot *slot, enum shm_hist h, int64_t us)
 	atomic_fetch_add_explicit(&hm->bucket[shm_hist_bucket(us)], 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&hm->count, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&hm->sum_us, (uint64_t)us, memory_order_relaxed);
+}
+
+void
+shm_set_detail(struct shm_slot *slot, const char *text)
+{
+	if (slot && slot->pid == getpid())
+		detail_store(slot->m, text ? text : "");
 }
 
 void
@@ -844,6 +967,10 @@ slot_read(struct slot_mem *m, int index, struct shm_slot_info *info)
 			continue;
 		memcpy(info->session, words, SHM_SESSION_MAX);
 		info->session[SHM_SESSION_MAX] = '\0';
+		detail_load(m, info->detail);
+		/* A detail read across a change of hands may be the last owner's. */
+		if (atomic_load_explicit(&m->gen, memory_order_acquire) != gen)
+			continue;
 		info->alive = !owner_dead(m, o);
 		return true;
 	}

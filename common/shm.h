@@ -33,11 +33,12 @@
 #include <sys/types.h>
 
 #define SHM_NAME_DEFAULT "/auralis"
-#define SHM_LAYOUT_VERSION 1
+#define SHM_LAYOUT_VERSION 2
 #define SHM_MAGIC 0x0053494c41525541ull /* "AURALIS\0" in little-endian memory */
 #define SHM_SLOTS 512
 #define SHM_SESSION_MAX 64      /* bytes of a session id, without the NUL */
 #define SHM_MESSAGE_MAX 200     /* bytes of an error message, without the NUL */
+#define SHM_DETAIL_MAX 95       /* bytes of a slot's detail text, without the NUL */
 #define SHM_RING_RECORDS 16     /* records in a session ring */
 #define SHM_HIST_BUCKETS 48     /* see shm_hist_bound_us */
 #define SHM_ID_NONE INT64_MIN   /* an error that answers no message id */
@@ -108,6 +109,23 @@ const char *shm_default_name(void);
  */
 struct shm_segment *shm_segment_open(const char *name, char *err, size_t errlen);
 
+/*
+ * As shm_segment_open, for readers: opens the segment only if it exists,
+ * never creates it.  When there is none, returns NULL with errno ENOENT
+ * and "shared memory NAME is missing" in err; other failures as
+ * shm_segment_open, with errno EINVAL for a segment that is not ours to
+ * read (another layout version, foreign, never initialised).
+ */
+struct shm_segment *shm_segment_open_existing(const char *name, char *err, size_t errlen);
+
+/*
+ * True when the segment's name no longer refers to the memory seg maps:
+ * it was removed (and perhaps made again by a newer process).  The mapping
+ * stays valid; a reader that wants the current counts opens the name
+ * again.  One shm_open and fstat; never blocks a writer.
+ */
+bool shm_segment_replaced(const struct shm_segment *seg);
+
 /* Unmaps the segment and frees the handle (not the slots claimed in it). */
 void shm_segment_close(struct shm_segment *seg);
 
@@ -146,6 +164,16 @@ void shm_observe_us(struct shm_slot *slot, enum shm_hist h, int64_t us);
 
 /* Sets gauge g of the slot to v. */
 void shm_gauge_set(struct shm_slot *slot, enum shm_gauge g, double v);
+
+/*
+ * Sets the slot's detail: a short line of text that says what the owner
+ * is doing, for aur-stat ("preset=focus key=D mode=dorian bpm=72
+ * intensity=0.45" from aur-compose).  Text longer than SHM_DETAIL_MAX
+ * bytes is cut at a UTF-8 character boundary.  The owner only; it never
+ * waits: readers that catch it half written read again.  A new claim
+ * starts with an empty detail.
+ */
+void shm_set_detail(struct shm_slot *slot, const char *text);
 
 /*
  * The histogram buckets.  Bucket i counts values v (in whole microseconds)
@@ -240,6 +268,7 @@ struct shm_slot_info {
 	uint64_t counter[SHM_COUNTERS];    /* this process's own */
 	struct shm_hist_snap hist[SHM_HISTS];
 	double gauge[SHM_GAUGES];
+	char detail[SHM_DETAIL_MAX + 1];   /* see shm_set_detail; "" if none */
 };
 
 /*

@@ -247,7 +247,7 @@ teardown() {
 	truncate -s 4096 "/dev/shm/$name"
 	run --separate-stderr "$AUR_CHUNK" < /dev/null
 	[ "$status" -eq 0 ]
-	[ "$stderr" = "aur-chunk: shared memory /$name has layout version 3, expected 1; remove it with: rm /dev/shm/$name; going on without counters" ]
+	[ "$stderr" = "aur-chunk: shared memory /$name has layout version 3, expected 2; remove it with: rm /dev/shm/$name; going on without counters" ]
 }
 
 @test "SIGTERM and SIGINT end it cleanly and free its slot" {

@@ -1,14 +1,16 @@
 /*
  * test_shm.c - the shared-memory registry: racing creators, exact totals
  * from many counting processes, a killed process's slot taken back without
- * losing its counts, layout checks, the histogram buckets, and the session
- * ring in one process and across two.
+ * losing its counts, layout checks, the histogram buckets, the session
+ * ring in one process and across two, a slot's detail text (never torn),
+ * and opening for readers only.
  *
  * Each test uses its own segment, /auralis-test-PID-N, removed at the end.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -378,8 +380,8 @@ test_layout_checks(void)
 
 	make_raw(name, SHM_MAGIC, 3, 4096);
 	CHECK(shm_segment_open(name, err, sizeof err) == NULL);
-	snprintf(want, sizeof want, "shared memory %s has layout version 3, expected 1; "
-		"remove it with: rm /dev/shm/%s", name, name + 1);
+	snprintf(want, sizeof want, "shared memory %s has layout version 3, expected %d; "
+		"remove it with: rm /dev/shm/%s", name, SHM_LAYOUT_VERSION, name + 1);
 	CHECK_STR(err, want);
 	shm_unlink(name);
 
@@ -602,6 +604,160 @@ test_ring_processes(void)
 	shm_segment_close(seg);
 }
 
+/*
+ * A slot's detail: read back whole, cut at a character boundary, emptied
+ * by a new claim; another process rewriting it as fast as it can never
+ * shows a reader a mix of two texts, and leaves the session ring alone.
+ */
+static void
+test_detail(void)
+{
+	static const char *const texts[2] = {
+		"preset=focus key=D mode=dorian bpm=72 intensity=0.45",
+		"preset=meditation key=C# mode=mixolydian bpm=120 intensity=1 more=xxxxxxxxxxxxxxxx",
+	};
+	const char *name = new_name();
+	struct shm_segment *seg = open_ok(name);
+	struct shm_slot *compose, *chunk;
+	struct shm_slot_info info;
+	struct shm_record rec;
+	char longtext[200];
+	int pos, ready[2], stop[2], torn = 0, seen[2] = { 0, 0 };
+	pid_t pid;
+
+	if (!seg)
+		return;
+	compose = shm_claim(seg, SHM_ROLE_COMPOSE, "d1");
+	CHECK(compose != NULL);
+	pos = 0;
+	CHECK(shm_read_next(seg, &pos, &info) == 1);
+	CHECK_STR(info.detail, "");
+	shm_set_detail(compose, texts[0]);
+	shm_set_detail(NULL, texts[0]);
+	pos = 0;
+	CHECK(shm_read_next(seg, &pos, &info) == 1);
+	CHECK_STR(info.detail, texts[0]);
+
+	memset(longtext, 'a', sizeof longtext);
+	memcpy(longtext + SHM_DETAIL_MAX - 1, "\xc3\xa9", 2);   /* an e-acute across the cut */
+	longtext[sizeof longtext - 1] = '\0';
+	shm_set_detail(compose, longtext);
+	pos = 0;
+	CHECK(shm_read_next(seg, &pos, &info) == 1);
+	CHECK(strlen(info.detail) == SHM_DETAIL_MAX - 1);
+	shm_release(compose);
+
+	/* A new claim of the same slot starts empty. */
+	compose = shm_claim(seg, SHM_ROLE_COMPOSE, "d1");
+	pos = 0;
+	CHECK(compose && shm_read_next(seg, &pos, &info) == 1 && info.index == 0);
+	CHECK_STR(info.detail, "");
+	shm_release(compose);
+
+	/* A writer in another process, racing a reader here. */
+	chunk = shm_claim(seg, SHM_ROLE_CHUNK, "d2");
+	CHECK(chunk && pipe(ready) == 0 && pipe(stop) == 0);
+	if ((pid = fork()) == 0) {
+		struct shm_slot *s = shm_claim(seg, SHM_ROLE_COMPOSE, "d2");
+		struct pollfd pfd = { .fd = stop[0], .events = POLLIN };
+
+		close(stop[1]);
+		shm_set_detail(s, texts[0]);
+		shm_session_post_ack(s, 1, 0.5);
+		if (write(ready[1], "x", 1) != 1)
+			_exit(1);
+		/* Until the parent closes the stop pipe. */
+		for (long i = 0; i % 1024 || poll(&pfd, 1, 0) == 0; i++)
+			shm_set_detail(s, texts[i % 2]);
+		shm_release(s);
+		_exit(0);
+	}
+	close(stop[0]);
+	{
+		char c;
+
+		CHECK(read(ready[0], &c, 1) == 1);
+	}
+	for (int i = 0; i < 5000; i++) {
+		pos = 0;
+		while (shm_read_next(seg, &pos, &info) == 1 && info.role != SHM_ROLE_COMPOSE)
+			;
+		CHECK(info.role == SHM_ROLE_COMPOSE);
+		if (info.role != SHM_ROLE_COMPOSE)
+			break;
+		if (!strcmp(info.detail, texts[0]))
+			seen[0]++;
+		else if (!strcmp(info.detail, texts[1]))
+			seen[1]++;
+		else if (info.detail[0])
+			torn++;
+	}
+	/* Rewriting the detail does not make the ring's consumer lose its producer. */
+	CHECK(shm_session_poll(chunk, &rec) == 1 && rec.id == 1);
+	close(stop[1]);
+	wait_ok(pid);
+	CHECK(torn == 0);
+	CHECK(seen[0] + seen[1] > 0);
+	shm_release(chunk);
+	close(ready[0]);
+	close(ready[1]);
+	shm_segment_close(seg);
+}
+
+/* Readers that must not create the segment, and a segment removed under them. */
+static void
+test_open_existing(void)
+{
+	const char *name = new_name();
+	struct shm_segment *seg, *again, *made;
+	struct shm_slot *slot;
+	char err[512], want[256];
+
+	errno = 0;
+	CHECK(shm_segment_open_existing(name, err, sizeof err) == NULL && errno == ENOENT);
+	snprintf(want, sizeof want, "shared memory %s is missing", name);
+	CHECK_STR(err, want);
+	CHECK(shm_segment_open_existing("no-slash", err, sizeof err) == NULL);
+	CHECK(strstr(err, "expected a slash") != NULL);
+
+	made = open_ok(name);
+	seg = shm_segment_open_existing(name, err, sizeof err);
+	CHECK(made && seg);
+	if (!made || !seg)
+		return;
+	CHECK(!shm_segment_replaced(seg) && !shm_segment_replaced(made));
+
+	/* Removed: the old mapping stays readable, and says it is stale. */
+	slot = shm_claim(made, SHM_ROLE_OTHER, NULL);
+	shm_count(slot, SHM_EVENTS, 3);
+	shm_unlink(name);
+	CHECK(shm_segment_replaced(seg));
+	{
+		struct shm_totals tot;
+
+		shm_read_totals(seg, &tot);
+		CHECK(tot.counter[SHM_EVENTS] == 3);
+	}
+	/* Made again by someone else: still not the one we map. */
+	again = open_ok(name);
+	CHECK(shm_segment_replaced(seg));
+	shm_segment_close(seg);
+	seg = shm_segment_open_existing(name, err, sizeof err);
+	CHECK(seg && !shm_segment_replaced(seg));
+	shm_segment_close(seg);
+	shm_segment_close(again);
+	shm_release(slot);              /* into the old mapping, which nobody else reads */
+	shm_segment_close(made);
+	shm_unlink(name);
+
+	/* Another layout version is refused by name, with errno EINVAL. */
+	make_raw(name, SHM_MAGIC, 3, 4096);
+	errno = 0;
+	CHECK(shm_segment_open_existing(name, err, sizeof err) == NULL && errno == EINVAL);
+	CHECK(strstr(err, "has layout version 3, expected") != NULL);
+	shm_unlink(name);
+}
+
 int
 main(void)
 {
@@ -613,6 +769,8 @@ main(void)
 	test_buckets();
 	test_ring();
 	test_ring_processes();
+	test_detail();
+	test_open_existing();
 	for (int i = 0; i < nnames; i++)
 		shm_unlink(names[i]);
 	return check_done("shm");
