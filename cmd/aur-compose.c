@@ -23,7 +23,8 @@
  * reflects it.  Every message with an id is answered through
  * control_report(), an ack with the music time of the first event written
  * after the change, or an error with the reason; a bad message changes
- * nothing and the music goes on.
+ * nothing and the music goes on.  The messages are checked in
+ * common/control.c; what they change is applied here.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,10 +41,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <jansson.h>
-
 #include "clock.h"
 #include "compose.h"
+#include "control.h"
 #include "config.h"
 #include "err.h"
 #include "io.h"
@@ -53,10 +53,8 @@
 
 #define TICK_US 50000                   /* the longest silence between two lines */
 #define PREFILL_US 300000               /* written at once when a live stream starts */
-#define CONTROL_LINE_MAX 65536          /* bytes of a control message, without newline */
 #define ACKS_PENDING_MAX 256            /* messages waiting for their first event */
 #define OUT_BUF_SIZE 65536
-#define QUOTE_MAX 40                    /* bytes of a bad value quoted back */
 #define DURATION_MAX 604800             /* seconds: a week of music offline */
 
 static const char usage_text[] =
@@ -121,15 +119,15 @@ struct options {
 struct control_result {
 	unsigned long line;             /* of standard input */
 	bool has_id;
-	json_int_t id;
+	int64_t id;
 	bool ok;                        /* an ack; else an error */
 	int64_t t_us;                   /* ack: music time of the first event that reflects it */
-	char message[256];              /* error: why the message was rejected */
+	char message[CONTROL_ERROR_MAX]; /* error: why the message was rejected */
 };
 
 struct pending_ack {
 	unsigned long line;
-	json_int_t id;
+	int64_t id;
 };
 
 struct session {
@@ -154,6 +152,7 @@ struct session {
 	int ack_fd;                     /* -1: no --ack-log */
 	struct shm_slot *slot;          /* counters and the session ring; may be NULL */
 	double client_underruns;        /* the client's count at its last stats */
+	const char *preset;             /* the last preset applied */
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -211,40 +210,18 @@ out_event(struct session *s, const struct note_event *ev)
 
 /* --- answers to control messages --- */
 
-/* Keeps a message printable ASCII, so that every sink can carry it as it is. */
-static void
-message_clean(char *msg)
-{
-	for (unsigned char *p = (unsigned char *)msg; *p; p++)
-		if (*p < 0x20 || *p > 0x7e)
-			*p = '?';
-}
-
+/* Writes the answer, in the browser protocol's form, to the --ack-log file. */
 static void
 ack_log_write(struct session *s, const struct control_result *r)
 {
-	char line[512], id[32];
-	int n;
+	char line[CONTROL_ANSWER_MAX];
+	size_t n;
 
 	if (s->ack_fd < 0)
 		return;
-	if (r->has_id)
-		snprintf(id, sizeof id, "%" JSON_INTEGER_FORMAT, r->id);
-	else
-		strcpy(id, "null");
-	if (r->ok) {
-		n = snprintf(line, sizeof line, "{\"type\":\"ack\",\"id\":%s,\"t\":%.3f}\n", id,
-		    (double)r->t_us / COMPOSE_US);
-	} else {
-		json_t *msg = json_string(r->message);
-		char *quoted = msg ? json_dumps(msg, JSON_ENCODE_ANY) : NULL;
-
-		n = snprintf(line, sizeof line, "{\"type\":\"error\",\"id\":%s,\"message\":%s}\n", id,
-		    quoted ? quoted : "\"?\"");
-		free(quoted);
-		json_decref(msg);
-	}
-	if (n > 0 && write_full(s->ack_fd, line, (size_t)n) < 0) {
+	n = control_answer_format(line, sizeof line, r->has_id, r->id, (double)r->t_us / COMPOSE_US,
+	    r->ok ? NULL : r->message);
+	if (write_full(s->ack_fd, line, n) < 0) {
 		warnf("%s:", s->opt->ack_log);
 		close(s->ack_fd);
 		s->ack_fd = -1;
@@ -285,7 +262,6 @@ control_reject(struct session *s, struct control_result *r, const char *fmt, ...
 	va_start(ap, fmt);
 	vsnprintf(r->message, sizeof r->message, fmt, ap);
 	va_end(ap);
-	message_clean(r->message);
 	r->ok = false;
 	control_report(s, r);
 }
@@ -307,96 +283,16 @@ acks_answer(struct session *s, int64_t t_us)
 
 /* --- control messages --- */
 
-/* A value as it was written, for messages: 300, 1.5, "fast". */
+/* Shows aur-stat what the session plays now, in its slot's detail. */
 static void
-json_quote(const json_t *v, char *buf, size_t len)
+detail_publish(struct session *s)
 {
-	if (json_is_integer(v))
-		snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-	else if (json_is_real(v))
-		snprintf(buf, len, "%g", json_real_value(v));
-	else if (json_is_string(v))
-		snprintf(buf, len, "'%.*s'", QUOTE_MAX, json_string_value(v));
-	else if (json_is_boolean(v))
-		snprintf(buf, len, "%s", json_is_true(v) ? "true" : "false");
-	else if (json_is_null(v))
-		snprintf(buf, len, "null");
-	else
-		snprintf(buf, len, json_is_object(v) ? "an object" : "an array");
-}
+	const struct compose_params *p = composer_params(s->composer);
+	char detail[SHM_DETAIL_MAX + 1];
 
-/* Reads a number field in [lo, hi]; rejects the message otherwise. */
-static bool
-field_number(struct session *s, struct control_result *r, const char *name, const json_t *v,
-    double lo, double hi, double *out)
-{
-	char text[64];
-
-	json_quote(v, text, sizeof text);
-	if (!json_is_number(v)) {
-		control_reject(s, r, "%s must be a number, not %s", name, text);
-		return false;
-	}
-	*out = json_number_value(v);
-	if (*out < lo || *out > hi) {
-		if (hi == INFINITY)
-			control_reject(s, r, "%s %s is below %g", name, text, lo);
-		else
-			control_reject(s, r, "%s %s is out of %g..%g", name, text, lo, hi);
-		return false;
-	}
-	return true;
-}
-
-static bool
-field_string(struct session *s, struct control_result *r, const char *name, const json_t *v,
-    const char **out)
-{
-	char text[64];
-
-	if (!json_is_string(v)) {
-		json_quote(v, text, sizeof text);
-		control_reject(s, r, "%s must be a string, not %s", name, text);
-		return false;
-	}
-	*out = json_string_value(v);
-	return true;
-}
-
-/* Reads a name field through parse, which returns -1 for a name it does not know. */
-static bool
-field_name(struct session *s, struct control_result *r, const char *field, const json_t *v,
-    int (*parse)(const char *), const char *expected, int *out)
-{
-	const char *name;
-
-	if (!field_string(s, r, field, v, &name))
-		return false;
-	if ((*out = parse(name)) < 0) {
-		control_reject(s, r, "unknown %s '%.*s' (expected %s)", field, QUOTE_MAX, name, expected);
-		return false;
-	}
-	return true;
-}
-
-static bool
-fields_known(struct session *s, struct control_result *r, json_t *msg, const char *type,
-    const char *const *known)
-{
-	const char *name;
-	json_t *v;
-
-	json_object_foreach(msg, name, v) {
-		bool ok = !strcmp(name, "type") || !strcmp(name, "id");
-
-		for (int i = 0; !ok && known[i]; i++)
-			ok = !strcmp(name, known[i]);
-		if (!ok) {
-			control_reject(s, r, "unknown field '%.*s' in a %s message", QUOTE_MAX, name, type);
-			return false;
-		}
-	}
-	return true;
+	snprintf(detail, sizeof detail, "preset=%s key=%s mode=%s bpm=%.15g intensity=%.15g",
+	    s->preset, compose_key_name(p->key), compose_mode_name(p->mode), p->bpm, p->intensity);
+	shm_set_detail(s->slot, detail);
 }
 
 /*
@@ -417,186 +313,114 @@ params_apply(struct session *s, const struct compose_params *p, const struct com
 		return;
 	composer_set_bpm(c, p->bpm, s->written_us);
 	composer_set_harmony(c, p->key, p->mode, s->written_us);
-	composer_set_intensity(c, p->intensity);
+	composer_set_intensity(c, p->intensity, s->written_us);
 	if (sounds)
 		composer_set_sounds(c, sounds);
 	n = snprintf(line, sizeof line, "# from %.3f: key=%s mode=%s bpm=%.15g intensity=%.15g\n",
 	    (double)s->written_us / COMPOSE_US, compose_key_name(p->key),
 	    compose_mode_name(p->mode), p->bpm, p->intensity);
 	out_text(s, line, (size_t)n);
+	detail_publish(s);
 }
 
-static bool
-control_message(struct session *s, struct control_result *r, json_t *msg)
+/* A control message: the fields it gives over the parameters in force. */
+static void
+change_apply(struct session *s, const struct control_msg *m)
 {
-	static const char *const known[] = { "key", "mode", "bpm", "intensity", NULL };
 	struct compose_params p = *composer_params(s->composer);
-	json_t *v;
-	int key = p.key, mode = p.mode;
 
-	if (!fields_known(s, r, msg, "control", known))
-		return false;
-	if ((v = json_object_get(msg, "key")) &&
-	    !field_name(s, r, "key", v, compose_key_parse, "C, C#, Db, D, ... Bb or B", &key))
-		return false;
-	if ((v = json_object_get(msg, "mode")) &&
-	    !field_name(s, r, "mode", v, compose_mode_parse,
-	    "ionian, dorian, phrygian, lydian, mixolydian or aeolian", &mode))
-		return false;
-	if ((v = json_object_get(msg, "bpm")) &&
-	    !field_number(s, r, "bpm", v, COMPOSE_BPM_MIN, COMPOSE_BPM_MAX, &p.bpm))
-		return false;
-	if ((v = json_object_get(msg, "intensity")) &&
-	    !field_number(s, r, "intensity", v, 0, 1, &p.intensity))
-		return false;
-	p.key = key;
-	p.mode = mode;
+	if (m->given & CONTROL_KEY)
+		p.key = m->key;
+	if (m->given & CONTROL_MODE)
+		p.mode = m->mode;
+	if (m->given & CONTROL_BPM)
+		p.bpm = m->bpm;
+	if (m->given & CONTROL_INTENSITY)
+		p.intensity = m->intensity;
 	params_apply(s, &p, NULL);
-	return true;
-}
-
-static bool
-preset_message(struct session *s, struct control_result *r, json_t *msg)
-{
-	static const char *const known[] = { "name", NULL };
-	const struct compose_preset *preset;
-	const char *name;
-	json_t *v;
-
-	if (!fields_known(s, r, msg, "preset", known))
-		return false;
-	if (!(v = json_object_get(msg, "name"))) {
-		control_reject(s, r, "a preset message needs a name");
-		return false;
-	}
-	if (!field_string(s, r, "name", v, &name))
-		return false;
-	if (!(preset = compose_preset_find(name))) {
-		control_reject(s, r, "unknown preset '%.*s' (expected focus, meditation, sleep or bright)",
-		    QUOTE_MAX, name);
-		return false;
-	}
-	params_apply(s, &preset->params, &preset->params.sounds);
-	return true;
 }
 
 /*
- * The client's health report: checked, then into the session's counters
- * (gauges for the latest figures, histograms for their spread, and the
- * growth of the client's underrun count).
+ * The client's health report into the session's counters: gauges for the
+ * latest figures, histograms for their spread, and the growth of the
+ * client's underrun count.
  */
-static bool
-stats_message(struct session *s, struct control_result *r, json_t *msg)
+static void
+stats_apply(struct session *s, const struct control_msg *m)
 {
-	static const char *const known[] = { "buffer_ms", "underruns", "jitter_ms", "latency_ms", NULL };
-	static const enum shm_gauge gauge[] = {
-		SHM_GAUGE_BUFFER_MS, SHM_GAUGE_UNDERRUNS, SHM_GAUGE_JITTER_MS, SHM_GAUGE_LATENCY_MS,
+	static const enum shm_gauge gauge[CONTROL_STAT_COUNT] = {
+		[CONTROL_STAT_BUFFER_MS] = SHM_GAUGE_BUFFER_MS,
+		[CONTROL_STAT_UNDERRUNS] = SHM_GAUGE_UNDERRUNS,
+		[CONTROL_STAT_JITTER_MS] = SHM_GAUGE_JITTER_MS,
+		[CONTROL_STAT_LATENCY_MS] = SHM_GAUGE_LATENCY_MS,
 	};
-	static const int hist[] = { SHM_HIST_BUFFER, -1, SHM_HIST_JITTER, SHM_HIST_LATENCY };
-	double value[4];
-	bool given[4];
-	json_t *v;
+	static const int hist[CONTROL_STAT_COUNT] = {
+		[CONTROL_STAT_BUFFER_MS] = SHM_HIST_BUFFER,
+		[CONTROL_STAT_UNDERRUNS] = -1,
+		[CONTROL_STAT_JITTER_MS] = SHM_HIST_JITTER,
+		[CONTROL_STAT_LATENCY_MS] = SHM_HIST_LATENCY,
+	};
+	double underruns = m->stat[CONTROL_STAT_UNDERRUNS];
 
-	if (!fields_known(s, r, msg, "stats", known))
-		return false;
-	for (int i = 0; known[i]; i++) {
-		given[i] = (v = json_object_get(msg, known[i])) != NULL;
-		if (given[i] && !field_number(s, r, known[i], v, 0, INFINITY, &value[i]))
-			return false;
-	}
 	shm_count(s->slot, SHM_STATS_MESSAGES, 1);
-	for (int i = 0; i < 4; i++) {
-		if (!given[i])
+	for (int i = 0; i < CONTROL_STAT_COUNT; i++) {
+		if (!(m->given & 1u << i))
 			continue;
-		shm_gauge_set(s->slot, gauge[i], value[i]);
+		shm_gauge_set(s->slot, gauge[i], m->stat[i]);
 		if (hist[i] >= 0)       /* a day caps absurd figures before the cast */
 			shm_observe_us(s->slot, (enum shm_hist)hist[i],
-			    (int64_t)(fmin(value[i], 86400e3) * 1000));
+			    (int64_t)(fmin(m->stat[i], 86400e3) * 1000));
 	}
-	if (given[1] && value[1] > s->client_underruns && value[1] < 1e15) {
-		shm_count(s->slot, SHM_UNDERRUNS, (uint64_t)(value[1] - s->client_underruns));
-		s->client_underruns = value[1];
+	if ((m->given & 1u << CONTROL_STAT_UNDERRUNS) && underruns > s->client_underruns &&
+	    underruns < 1e15) {
+		shm_count(s->slot, SHM_UNDERRUNS, (uint64_t)(underruns - s->client_underruns));
+		s->client_underruns = underruns;
 	}
-	return true;
-}
-
-/* Counts an applied control or preset change; passes ok on. */
-static bool
-control_counted(struct session *s, bool ok)
-{
-	if (ok)
-		shm_count(s->slot, SHM_CONTROLS_APPLIED, 1);
-	return ok;
 }
 
 /*
- * Checks the object msg and applies it.  Returns true when it was
- * accepted; r gets its id, if it has a usable one, either way.
+ * Reads, checks and applies one control message: line[0..len-1].  A
+ * message with an id then waits for the next event to be written, which
+ * acks it.
  */
-static bool
-control_object(struct session *s, struct control_result *r, json_t *msg)
-{
-	json_t *id = json_object_get(msg, "id"), *type = json_object_get(msg, "type");
-	char text[64];
-	const char *kind;
-
-	if (!json_is_object(msg)) {
-		json_quote(msg, text, sizeof text);
-		control_reject(s, r, "expected a JSON object, not %s", text);
-		return false;
-	}
-	if (id && !json_is_null(id)) {
-		if (!json_is_integer(id)) {
-			json_quote(id, text, sizeof text);
-			control_reject(s, r, "id must be an integer, not %s", text);
-			return false;
-		}
-		r->has_id = true;
-		r->id = json_integer_value(id);
-	}
-	if (!type) {
-		control_reject(s, r, "a message needs a type (control, preset or stats)");
-		return false;
-	}
-	if (!field_string(s, r, "type", type, &kind))
-		return false;
-	if (r->has_id && s->nacks == ACKS_PENDING_MAX) {
-		control_reject(s, r, "more than %d messages are waiting for the music to move on",
-		    ACKS_PENDING_MAX);
-		return false;
-	}
-	if (!strcmp(kind, "control"))
-		return control_counted(s, control_message(s, r, msg));
-	if (!strcmp(kind, "preset"))
-		return control_counted(s, preset_message(s, r, msg));
-	if (!strcmp(kind, "stats"))
-		return stats_message(s, r, msg);
-	control_reject(s, r, "unknown type '%.*s' (expected control, preset or stats)", QUOTE_MAX, kind);
-	return false;
-}
-
-/* Reads, checks and applies one control message: line line[0..len-1]. */
 static void
 control_line(struct session *s, const char *line, size_t len)
 {
 	struct control_result r = { .line = s->in_line };
-	json_error_t jerr;
-	json_t *msg;
+	struct control_msg m;
+	int rc = control_parse(line, len, &m, r.message, sizeof r.message);
 
-	if (strspn(line, " \t\r") == len)
+	if (rc == 0)
 		return;                                 /* a blank line says nothing */
-	if (memchr(line, '\0', len)) {
-		control_reject(s, &r, "NUL byte in the line");
+	r.has_id = m.has_id;
+	r.id = m.id;
+	if (rc < 0) {
+		control_report(s, &r);
 		return;
 	}
-	msg = json_loadb(line, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
-	if (!msg) {
-		control_reject(s, &r, "not JSON: %s (column %d)", jerr.text, jerr.column);
+	if (m.has_id && s->nacks == ACKS_PENDING_MAX) {
+		control_reject(s, &r, "more than %d messages are waiting for the music to move on",
+		    ACKS_PENDING_MAX);
 		return;
 	}
-	if (control_object(s, &r, msg) && r.has_id)
-		s->acks[s->nacks++] = (struct pending_ack){ .line = r.line, .id = r.id };
-	json_decref(msg);
+	switch (m.type) {
+	case CONTROL_CHANGE:
+		change_apply(s, &m);
+		shm_count(s->slot, SHM_CONTROLS_APPLIED, 1);
+		break;
+	case CONTROL_PRESET:
+		s->preset = m.preset->name;
+		params_apply(s, &m.preset->params, &m.preset->params.sounds);
+		shm_count(s->slot, SHM_CONTROLS_APPLIED, 1);
+		break;
+	case CONTROL_STATS:
+		stats_apply(s, &m);
+		break;
+	case CONTROL_NONE:
+		return;
+	}
+	if (m.has_id)
+		s->acks[s->nacks++] = (struct pending_ack){ .line = r.line, .id = m.id };
 }
 
 /*
@@ -922,6 +746,8 @@ main(int argc, char **argv)
 		dief(AUR_EXIT_FAILURE, "out of memory");
 
 	s.slot = shm_attach(SHM_ROLE_COMPOSE, getenv("AURALIS_SESSION"));
+	s.preset = opt.preset;
+	detail_publish(&s);
 	write_header(&s);
 	run(&s);
 	/* Give aur-chunk a moment to take the last answers before the slot goes. */

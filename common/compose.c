@@ -85,6 +85,7 @@ struct composer {
 	int64_t last_us;                /* the step run last */
 	int64_t end_us, melody_end_us;  /* 0: endless */
 	bool restart;                   /* release and start the harmony afresh */
+	bool refresh;                   /* strike the sounding chord again (tempo, intensity) */
 	bool sounds_due;                /* program changes at the next step */
 	bool closing;                   /* the next step is the last */
 
@@ -583,10 +584,14 @@ harmony_step(struct composer *c, int64_t t, struct note_event *out, int *n)
 		chord_next(c, &from, &pad);
 		c->bar_slot = 0;
 		c->restart = false;
+	} else if (c->refresh) {
+		/* The same chord, struck again at the new loudness and layering. */
+		sound_release(c, t, out, n);
 	} else if (c->chord_slots_left <= 0) {
 		chord_next(c, &c->pad, &pad);
 		c->bar_slot = 0;
 	}
+	c->refresh = false;
 	layer_for(c, &pad, &layer);
 	sound_sync(c, t, &pad, &layer, out, n);
 }
@@ -902,22 +907,26 @@ composer_set_harmony(struct composer *c, int key, enum compose_mode mode, int64_
 void
 composer_set_bpm(struct composer *c, double bpm, int64_t at_us)
 {
-	int64_t next;
-
 	if (c->next_us < 0 || bpm == c->p.bpm)
 		return;
 	at_us = control_time(c, at_us);
-	next = at_us + round_us((double)(c->next_us - at_us) * c->p.bpm / bpm);
 	c->p.bpm = bpm;
 	c->slot_us = 30.0 * COMPOSE_US / bpm;
+	c->refresh = true;
 	if (!c->closing)
-		grid_anchor(c, next);
+		grid_anchor(c, at_us);
 }
 
 void
-composer_set_intensity(struct composer *c, double intensity)
+composer_set_intensity(struct composer *c, double intensity, int64_t at_us)
 {
+	if (c->next_us < 0 || intensity == c->p.intensity)
+		return;
+	at_us = control_time(c, at_us);
 	c->p.intensity = intensity;
+	c->refresh = true;
+	if (!c->closing)
+		grid_anchor(c, at_us);
 }
 
 void

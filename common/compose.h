@@ -133,7 +133,7 @@ int composer_step(struct composer *c, struct note_event out[COMPOSE_STEP_EVENTS]
  */
 void composer_set_harmony(struct composer *c, int key, enum compose_mode mode, int64_t at_us);
 void composer_set_bpm(struct composer *c, double bpm, int64_t at_us);
-void composer_set_intensity(struct composer *c, double intensity);
+void composer_set_intensity(struct composer *c, double intensity, int64_t at_us);
 void composer_set_sounds(struct composer *c, const struct compose_sounds *sounds);
 
 /*

@@ -50,11 +50,14 @@ setup() {
 		--send '1000:{"type":"control","id":7,"key":"E","mode":"lydian"}' \
 		--send '1500:{"type":"control","id":8,"bpm":300}' \
 		--send '1800:not json at all' \
-		--send '2000:{"type":"preset","id":9,"name":"sleep"}' > out.json
+		--send '2000:{"type":"preset","id":9,"name":"sleep"}' \
+		--send '2800:{"type":"control","id":10,"intensity":0.9}' \
+		--send '3300:{"type":"control","id":11,"bpm":100}' > out.json
 	jq -c '{acks, errors, audio, seq_gaps, max_gap_ms, order_errors}' out.json
-	jq -e '[.acks[].id] == [7, 9]' out.json
+	jq -e '[.acks[].id] == [7, 9, 10, 11]' out.json
 	jq -e '.order_errors == 0' out.json
-	jq -e '.acks[0].ack_ms < 800 and .acks[1].t > .acks[0].t' out.json
+	# Every change, tempo and intensity alone too, is heard at once.
+	jq -e 'all(.acks[]; .ack_ms < 800) and .acks[1].t > .acks[0].t' out.json
 	jq -e '.errors == [{"id": 8, "message": "bpm 300 is out of 40..120"},
 		{"id": null, "message": "not JSON: invalid token near '"'"'not'"'"' (column 3)"}]' out.json
 	jq -e '.seq_gaps == 0 and .audio >= 37 and .max_gap_ms < 300' out.json

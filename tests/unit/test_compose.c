@@ -482,13 +482,24 @@ test_harmony_change(void)
 	CHECK(a->resolved == a->chromatic);
 	CHECK(a->order_errors == 0 && a->pairing_errors == 0);
 
-	/* A tempo change rescales only what is still to come. */
+	/*
+	 * A tempo change is heard at once: the next step is at the change, the
+	 * sounding chord struck again, and the steps after it at the new tempo.
+	 */
 	t = run_until(a, c, at + 1300LL * COMPOSE_US);
 	{
-		int64_t next = composer_next_us(c), now = t + 10000;
+		int64_t now = t + 10000, second;
+		int restruck = 0;
 
 		composer_set_bpm(c, p.bpm / 2, now);
-		CHECK(composer_next_us(c) == now + 2 * (next - now));
+		CHECK(composer_next_us(c) == now);
+		n = analyse_step(a, c, ev, 0);
+		for (int i = 0; i < n; i++)
+			restruck += ev[i].type == NOTE_ON && ev[i].channel == COMPOSE_CH_PAD &&
+			    ev[i].t == (double)now / COMPOSE_US;
+		CHECK(restruck >= 3);
+		second = composer_next_us(c);
+		CHECK(second == now + (int64_t)(30.0 * COMPOSE_US / (p.bpm / 2) + 0.5));
 	}
 	/* Stopping releases every pad note and ends at once. */
 	t = composer_next_us(c) - 1000;
@@ -522,8 +533,8 @@ test_sounds_and_intensity(void)
 			programs++;
 		}
 	CHECK(programs == 3);
-	/* Full intensity brings the layer in at the next step. */
-	composer_set_intensity(c, 1.0);
+	/* Full intensity brings the layer in at once: the next step is now. */
+	composer_set_intensity(c, 1.0, composer_next_us(c) - 1000);
 	n = composer_step(c, ev);
 	for (int i = 0; i < n; i++)
 		layer_ons += ev[i].type == NOTE_ON && ev[i].channel == COMPOSE_CH_LAYER;
