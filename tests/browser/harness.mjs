@@ -1,0 +1,189 @@
+// tests/browser/harness.mjs - what the browser tests share: a websocketd
+// serving web/ and the stream as scripts/run starts it, and Debian's
+// Chromium driven by playwright-core.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const BUILD = process.env.AURALIS_BUILD || join(ROOT, 'build');
+export const CHROMIUM = process.env.AURALIS_CHROMIUM || '/usr/bin/chromium';
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A TCP port on 127.0.0.1 that nothing listens on now. */
+export function freePort() {
+	return new Promise((resolve, reject) => {
+		const s = createServer();
+		s.on('error', reject);
+		s.listen(0, '127.0.0.1', () => {
+			const { port } = s.address();
+			s.close(() => resolve(port));
+		});
+	});
+}
+
+/** Is anything left in process group `pgid`? */
+function groupAlive(pgid) {
+	try {
+		process.kill(-pgid, 0);
+		return true;
+	} catch (e) {
+		return e.code === 'EPERM';
+	}
+}
+
+/**
+ * websocketd on 127.0.0.1:port with scripts/aur-session at /stream. It runs
+ * in a process group of its own, which its sessions inherit: stopping the
+ * server waits until the whole group is gone, so no session outlives a test.
+ */
+export class Server {
+	constructor(port) {
+		this.port = port;
+		this.shm = `/auralis-browser-${process.pid}`;
+		this.proc = null;
+		this.log = '';
+	}
+
+	get url() {
+		return `http://127.0.0.1:${this.port}/`;
+	}
+
+	async start() {
+		for (const tool of ['aur-compose', 'aur-render', 'aur-chunk']) {
+			if (!existsSync(join(BUILD, tool)))
+				throw new Error(`${BUILD}/${tool} is missing: build first (ninja -C build)`);
+		}
+		const env = {
+			...process.env,
+			AURALIS_BIN: BUILD,
+			AURALIS_SHM: this.shm,
+			AURALIS_SOUNDFONT: process.env.AURALIS_SOUNDFONT || '/usr/share/sounds/sf2/TimGM6mb.sf2',
+		};
+		this.proc = spawn('websocketd', [
+			'--address=127.0.0.1', `--port=${this.port}`,
+			`--staticdir=${join(ROOT, 'web')}`, `--dir=${join(ROOT, 'scripts', 'ws')}`,
+			'--loglevel=error',
+			'--passenv=PATH,AURALIS_SHM,AURALIS_SOUNDFONT,AURALIS_BIN,ASAN_OPTIONS,UBSAN_OPTIONS',
+		], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+		const keep = (d) => { this.log = (this.log + d).slice(-4000); };
+		this.proc.stdout.on('data', keep);
+		this.proc.stderr.on('data', keep);
+		this.exited = new Promise((resolve) => this.proc.once('exit', resolve));
+		for (let i = 0; i < 100; i++) {
+			try {
+				const r = await fetch(this.url);
+				if (r.ok) return;
+			} catch { /* not listening yet */ }
+			if (this.proc.exitCode !== null) break;
+			await sleep(50);
+		}
+		throw new Error(`websocketd did not start on port ${this.port}: ${this.log}`);
+	}
+
+	/** Stops websocketd and waits until every session it ran has ended. */
+	async stop() {
+		const proc = this.proc;
+		if (!proc) return;
+		this.proc = null;
+		const pgid = proc.pid;
+		try {
+			process.kill(pgid, 'SIGTERM');
+		} catch { /* already gone */ }
+		await Promise.race([this.exited, sleep(5000)]);
+		// Its sessions end on their own once their connections are closed.
+		for (let i = 0; i < 100 && groupAlive(pgid); i++) await sleep(50);
+		if (groupAlive(pgid)) {
+			try {
+				process.kill(-pgid, 'SIGKILL');
+			} catch { /* gone meanwhile */ }
+			throw new Error('session processes were still running 5 s after websocketd stopped');
+		}
+	}
+
+	cleanup() {
+		rmSync(`/dev/shm${this.shm}`, { force: true });
+	}
+}
+
+/**
+ * aur-stat on a free port over the server's counters, when it is built
+ * (start() gives false when it is not: the tests then expect the page to say
+ * that it is unreachable).
+ */
+export class Stat {
+	constructor(shm) {
+		this.shm = shm;
+		this.proc = null;
+		this.port = null;
+	}
+
+	get url() {
+		return `http://127.0.0.1:${this.port}`;
+	}
+
+	async start() {
+		const bin = join(BUILD, 'aur-stat');
+		if (!existsSync(bin)) return false;
+		this.port = await freePort();
+		this.proc = spawn(bin, ['--address', '127.0.0.1', '--port', String(this.port)],
+			{ env: { ...process.env, AURALIS_SHM: this.shm }, stdio: 'ignore' });
+		this.exited = new Promise((resolve) => this.proc.once('exit', resolve));
+		for (let i = 0; i < 100; i++) {
+			try {
+				if ((await fetch(`${this.url}/api/metrics`)).ok) return true;
+			} catch { /* not listening yet */ }
+			if (this.proc.exitCode !== null) break;
+			await sleep(50);
+		}
+		await this.stop();
+		return false;
+	}
+
+	async stop() {
+		if (!this.proc) return;
+		this.proc.kill('SIGTERM');
+		await Promise.race([this.exited, sleep(3000)]);
+		if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill('SIGKILL');
+		this.proc = null;
+	}
+}
+
+/** Debian's Chromium, headless, with audio allowed to start. */
+export function launchBrowser() {
+	if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium`);
+	return chromium.launch({
+		executablePath: CHROMIUM,
+		args: ['--autoplay-policy=no-user-gesture-required', '--no-sandbox', '--disable-gpu',
+			'--disable-background-networking', '--disable-component-update', '--disable-sync',
+			'--no-first-run', '--disable-quic', '--use-fake-ui-for-media-stream'],
+	});
+}
+
+/** Console errors, warnings and page errors of a page, as text. */
+export function watchConsole(page) {
+	const problems = [];
+	page.on('console', (m) => {
+		if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`);
+	});
+	page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+	return problems;
+}
+
+export function screenshotPath(name) {
+	mkdirSync(BUILD, { recursive: true });
+	return join(BUILD, name);
+}
+
+/** Polls fn (in the page) until it gives something truthy; returns it. */
+export async function until(page, fn, arg, { timeout = 10000, what = 'a condition' } = {}) {
+	const handle = await page.waitForFunction(fn, arg, { timeout, polling: 50 }).catch(async (e) => {
+		const stats = await page.evaluate(() => window.auralis?.stats()).catch(() => null);
+		throw new Error(`waiting for ${what}: ${e.message.split('\n')[0]}; stats ${JSON.stringify(stats)}`);
+	});
+	return handle.jsonValue();
+}

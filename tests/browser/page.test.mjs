@@ -1,0 +1,299 @@
+// tests/browser/page.test.mjs - the listening page and the diagnostics page in
+// headless Chromium against a real server (websocketd + aur-session). The
+// tests run in order and share one browser, one page and one server.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+	Server, Stat, freePort, launchBrowser, screenshotPath, sleep, until, watchConsole,
+} from './harness.mjs';
+
+// The browser logs failed WebSocket attempts while a server is away, and
+// failed fetches of an absent aur-stat: expected, and only then.
+const NETWORK_NOISE = /WebSocket connection to .* failed|Failed to load resource|ERR_CONNECTION_REFUSED/;
+
+let server, browser, context, page, problems;
+
+before(async () => {
+	server = new Server(await freePort());
+	await server.start();
+	browser = await launchBrowser();
+	context = await browser.newContext({ viewport: { width: 1100, height: 1000 } });
+	page = await context.newPage();
+	problems = watchConsole(page);
+});
+
+after(async () => {
+	await browser?.close();
+	await server?.stop();
+	server?.cleanup();
+});
+
+const stats = () => page.evaluate(() => window.auralis.stats());
+
+test('the page loads with no console error', async () => {
+	await page.goto(server.url, { waitUntil: 'load' });
+	await until(page, () => window.auralis !== undefined, null, { what: 'window.auralis' });
+	assert.match(await page.title(), /Auralis/);
+	// A real button, named Play while stopped.
+	assert.equal(await page.getByRole('button', { name: 'Play' }).count(), 1);
+	for (const name of ['Key', 'Mode', 'Tempo', 'Intensity', 'Volume'])
+		assert.equal(await page.getByLabel(name).count(), 1, `a control labelled ${name}`);
+	for (const name of ['Focus', 'Meditation', 'Sleep', 'Bright'])
+		assert.equal(await page.getByRole('button', { name: new RegExp(`^${name}`) }).count(), 1, `preset ${name}`);
+	const s = await stats();
+	assert.deepEqual(Object.keys(s).sort(), ['bufferMs', 'chunksReceived', 'framesPlayed', 'jitterMs',
+		'lastLatencyMs', 'state', 'targetMs', 'underruns']);
+	assert.equal(s.state, 'stopped');
+	await sleep(300);
+	assert.deepEqual(problems, []);
+});
+
+let playingSince;
+
+test('clicking Play starts playback within 1 s', async (t) => {
+	// Count the stats messages the page sends, and time the start in the
+	// page itself, from the click event to the first sound.
+	await page.evaluate(() => {
+		const s = window.auralis.session;
+		window.sentStats = [];
+		const send = s.connection.send.bind(s.connection);
+		s.connection.send = (m) => {
+			if (m.type === 'stats') window.sentStats.push({ at: performance.now(), m });
+			return send(m);
+		};
+		document.getElementById('play').addEventListener('click', () => { window.clickedAt = performance.now(); }, { once: true });
+		s.addEventListener('state', (e) => {
+			if (e.detail.state === 'playing' && !window.playingAt) window.playingAt = performance.now();
+		});
+	});
+	await page.click('#play');
+	await until(page, () => window.playingAt && window.auralis.stats().framesPlayed > 0, null,
+		{ timeout: 5000, what: 'playing' });
+	const ms = await page.evaluate(() => window.playingAt - window.clickedAt);
+	playingSince = await page.evaluate(() => ({ at: window.playingAt, frames: window.auralis.stats().framesPlayed }));
+	t.diagnostic(`playback started ${Math.round(ms)} ms after the click`);
+	assert.ok(ms < 1000, `playback started ${Math.round(ms)} ms after the click`);
+	assert.equal(await page.getByRole('button', { name: 'Stop' }).count(), 1, 'the button is now Stop');
+	assert.equal(await page.textContent('#state-word'), 'playing');
+});
+
+test('after 10 s there was no underrun and about 10 s of frames played', async (t) => {
+	await sleep(10000);
+	const { s, now, sent } = await page.evaluate(() => ({ s: window.auralis.stats(), now: performance.now(), sent: window.sentStats }));
+	const elapsed = (now - playingSince.at) / 1000;
+	const played = (s.framesPlayed - playingSince.frames) / 44100;
+	t.diagnostic(`${played.toFixed(2)} s played in ${elapsed.toFixed(2)} s; buffer ${s.bufferMs} ms, target ${s.targetMs} ms, jitter ${s.jitterMs} ms`);
+	assert.equal(s.state, 'playing');
+	assert.equal(s.underruns, 0, 'no underrun');
+	assert.ok(Math.abs(played - elapsed) < 0.5, `${played.toFixed(2)} s played in ${elapsed.toFixed(2)} s`);
+	assert.ok(s.chunksReceived >= 100, `${s.chunksReceived} chunks`);
+	// Loose: a loaded machine can stall the audio clock for a moment, and the
+	// reserve then catches up over the next seconds.
+	assert.ok(s.bufferMs > 50 && s.bufferMs < 2000, `buffer ${s.bufferMs} ms, target ${s.targetMs} ms`);
+	assert.ok([300, 500, 700, 1000].includes(s.targetMs));
+	assert.ok(s.jitterMs >= 0 && s.jitterMs < 100, `jitter ${s.jitterMs}`);
+	// A stats message every 2 s, with the protocol's fields.
+	assert.ok(sent.length >= 4 && sent.length <= 6, `${sent.length} stats messages in ${elapsed.toFixed(1)} s`);
+	for (let i = 1; i < sent.length; i++) {
+		const gap = sent[i].at - sent[i - 1].at;
+		assert.ok(gap > 1800 && gap < 2400, `stats ${gap} ms apart`);
+	}
+	const m = sent[sent.length - 1].m;
+	assert.deepEqual(Object.keys(m).sort(), ['buffer_ms', 'jitter_ms', 'type', 'underruns']);
+	assert.equal(m.underruns, 0);
+	const health = await page.textContent('#health');
+	assert.match(health, /buffer \d+ \/ \d+ ms · jitter [\d.]+ ms · underruns 0/);
+});
+
+test('a preset change is acked and its latency shown', async (t) => {
+	await page.evaluate(() => {
+		window.acks = [];
+		window.auralis.session.addEventListener('ack', (e) => window.acks.push(e.detail));
+	});
+	await page.getByRole('button', { name: /^Sleep/ }).click();
+	assert.equal(await page.getAttribute('[data-preset="sleep"]', 'aria-pressed'), 'true');
+	await until(page, () => /^\d+ ms$/.test(document.getElementById('latency').textContent), null,
+		{ timeout: 5000, what: 'the latency' });
+	const acks = await page.evaluate(() => window.acks);
+	assert.equal(acks.length, 1);
+	assert.match(acks[0].label, /Preset Sleep/);
+	const s = await stats();
+	t.diagnostic(`preset → sound: ${s.lastLatencyMs} ms`);
+	assert.ok(s.lastLatencyMs > 50 && s.lastLatencyMs < 1500, `latency ${s.lastLatencyMs} ms`);
+	assert.equal(await page.textContent('#latency'), `${s.lastLatencyMs} ms`);
+	assert.match(await page.textContent('#change'), /Preset Sleep — heard \d+ ms after it was sent/);
+	// What is playing now: the preset's documented values.
+	assert.equal(await page.textContent('#now-main'), 'A Aeolian · 44 BPM');
+	assert.equal(await page.inputValue('#key'), 'A');
+	assert.equal(await page.inputValue('#mode'), 'aeolian');
+	assert.equal(await page.inputValue('#bpm'), '44');
+
+	// Controls by keyboard: the key one step down (a new key sounds at once).
+	await page.focus('#key');
+	await page.keyboard.press('ArrowDown');
+	assert.equal(await page.inputValue('#key'), 'Bb');
+	await until(page, () => document.getElementById('now-main').textContent === 'B♭ Aeolian · 44 BPM', null,
+		{ timeout: 5000, what: 'the key change to be heard' });
+	assert.match(await page.textContent('#change'), /Key B♭ — heard \d+ ms/);
+	t.diagnostic(`key → sound: ${(await stats()).lastLatencyMs} ms`);
+	// The tempo slider, three steps up. A new tempo begins with the composer's
+	// next event, which at 44 BPM may be seconds away: wait for the ack.
+	await page.focus('#bpm');
+	for (let i = 0; i < 3; i++) await page.keyboard.press('ArrowRight');
+	assert.equal(await page.getAttribute('#bpm', 'aria-valuetext'), '47 BPM');
+	await until(page, () => /^47 BPM — (acknowledged|heard)/.test(document.getElementById('change').textContent), null,
+		{ timeout: 10000, what: 'the tempo change to be acknowledged' });
+	assert.equal((await stats()).underruns, 0);
+	assert.deepEqual(problems, []);
+});
+
+test('an error is shown in words', async () => {
+	// The UI cannot produce a bad value; send one as a page script could.
+	await page.evaluate(() => window.auralis.session.send('control', { bpm: 500 }));
+	await until(page, () => !document.getElementById('problem').hidden, null, { timeout: 5000, what: 'the error' });
+	assert.match(await page.textContent('#problem'), /refused: .*500.*40\.\.120/);
+	// The controls show what really plays.
+	assert.equal(await page.inputValue('#bpm'), '47');
+	assert.equal((await stats()).state, 'playing');
+});
+
+test('a reload restores the settings', async () => {
+	await page.selectOption('#key', 'E');
+	await page.selectOption('#mode', 'phrygian');
+	await page.$eval('#intensity', (el) => { el.value = '0.62'; el.dispatchEvent(new Event('input')); el.dispatchEvent(new Event('change')); });
+	await page.$eval('#volume', (el) => { el.value = '0.55'; el.dispatchEvent(new Event('input')); });
+	await until(page, () => document.getElementById('now-main').textContent === 'E Phrygian · 47 BPM', null,
+		{ timeout: 5000, what: 'the key and mode change to be heard' });
+	await page.reload({ waitUntil: 'load' });
+	await until(page, () => window.auralis !== undefined, null, { what: 'window.auralis' });
+	assert.equal(await page.inputValue('#key'), 'E');
+	assert.equal(await page.inputValue('#mode'), 'phrygian');
+	assert.equal(await page.inputValue('#bpm'), '47');
+	assert.equal(await page.inputValue('#intensity'), '0.62');
+	assert.equal(await page.inputValue('#volume'), '0.55');
+	assert.equal(await page.getAttribute('[data-preset="sleep"]', 'aria-pressed'), 'true');
+	assert.equal((await stats()).state, 'stopped');
+	// Play starts the session with them: they are in the stream's URL.
+	await page.click('#play');
+	await until(page, () => window.auralis.stats().state === 'playing', null, { timeout: 5000, what: 'playing' });
+	const url = new URL(await page.evaluate(() => window.auralis.session.streamUrl()));
+	assert.deepEqual(Object.fromEntries(url.searchParams),
+		{ preset: 'sleep', key: 'E', mode: 'phrygian', bpm: '47', intensity: '0.62' });
+	assert.equal(await page.textContent('#now-main'), 'E Phrygian · 47 BPM');
+	assert.match(await page.textContent('#now-sub'), /Intensity 62 % · Sleep/);
+});
+
+test('stopping and restarting the server: the page reconnects and plays again by itself', async (t) => {
+	await page.evaluate(() => {
+		window.states = [];
+		window.auralis.session.addEventListener('state', (e) => window.states.push(e.detail.state));
+	});
+	const before = await stats();
+	await server.stop();
+	await until(page, () => window.auralis.stats().state === 'reconnecting', null, { timeout: 3000, what: 'reconnecting' });
+	assert.equal(await page.textContent('#state-word'), 'reconnecting');
+	await sleep(1500);   // down long enough to miss at least one attempt
+	await server.start();
+	const restarted = Date.now();
+	await until(page, () => window.auralis.stats().state === 'playing', null, { timeout: 15000, what: 'playing again' });
+	t.diagnostic(`playing again ${Date.now() - restarted} ms after the server came back`);
+	const framesAt = (await stats()).framesPlayed;
+	await sleep(1000);
+	const s = await stats();
+	assert.ok(s.framesPlayed - framesAt > 44100 * 0.8, 'frames flow again');
+	assert.ok(s.chunksReceived > before.chunksReceived);
+	const states = await page.evaluate(() => window.states);
+	assert.ok(states.includes('reconnecting') && states.at(-1) === 'playing', states.join(' → '));
+	// The new session began with the listener's settings.
+	assert.equal(await page.textContent('#now-main'), 'E Phrygian · 47 BPM');
+	assert.equal(await page.getByRole('button', { name: 'Stop' }).count(), 1);
+	assert.deepEqual(problems.filter((p) => !NETWORK_NOISE.test(p)), []);
+});
+
+test('Play and Stop work from the keyboard', async () => {
+	await page.focus('#play');
+	await page.keyboard.press('Enter');
+	await until(page, () => window.auralis.stats().state === 'stopped', null, { what: 'stopped' });
+	assert.equal(await page.getByRole('button', { name: 'Play' }).count(), 1);
+	await page.keyboard.press('Space');
+	await until(page, () => window.auralis.stats().state === 'playing', null, { timeout: 5000, what: 'playing' });
+	// A visible focus ring on the focused button.
+	const ring = await page.$eval('#play', (el) => getComputedStyle(el).boxShadow);
+	assert.notEqual(ring, 'none');
+});
+
+test('screenshots of both pages', async (t) => {
+	// The listening page as a listener leaves it: playing, a change heard.
+	await page.evaluate(() => { document.getElementById('latency').textContent = '—'; });
+	await page.getByRole('button', { name: /^Focus/ }).click();
+	await until(page, () => /^\d+ ms$/.test(document.getElementById('latency').textContent), null,
+		{ timeout: 5000, what: 'the latency' });
+	await page.mouse.move(0, 0);
+	await page.evaluate(() => document.activeElement?.blur());
+	await sleep(500);
+	await page.screenshot({ path: screenshotPath('screenshot-index.png'), fullPage: true });
+
+	const phone = await browser.newContext({ viewport: { width: 375, height: 700 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
+	const small = await phone.newPage();
+	const smallProblems = watchConsole(small);
+	await small.goto(server.url, { waitUntil: 'load' });
+	await small.screenshot({ path: screenshotPath('screenshot-index-phone.png') });
+	const overflow = await small.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+	assert.ok(overflow <= 0, `the page is ${overflow} px wider than a phone`);
+	assert.deepEqual(smallProblems, []);
+	await phone.close();
+
+	// The diagnostics page, with aur-stat where it is built.
+	const stat = new Stat(server.shm);
+	t.after(() => stat.stop());
+	const statUp = await stat.start();
+	if (!statUp) stat.port = await freePort();    // nothing there: the page must say so
+	const debug = await context.newPage();
+	const debugProblems = watchConsole(debug);
+	await debug.setViewportSize({ width: 1280, height: 1100 });
+	await debug.goto(`${server.url}debug.html?stat=${encodeURIComponent(stat.url)}`, { waitUntil: 'load' });
+	await debug.click('#play');
+	await until(debug, () => window.auralis.stats().state === 'playing', null, { timeout: 5000, what: 'playing' });
+	await sleep(2500);
+	await debug.getByRole('button', { name: 'Bright' }).click();
+	await until(debug, () => window.auralis.stats().lastLatencyMs !== null, null, { timeout: 5000, what: 'a latency' });
+	await sleep(2000);
+	await debug.getByRole('button', { name: 'Focus' }).click();
+	await until(debug, () => document.getElementById('stat-state').textContent !== 'waiting for aur-stat…', null,
+		{ timeout: 5000, what: 'the aur-stat status' });
+	await sleep(1500);
+	await debug.screenshot({ path: screenshotPath('screenshot-debug.png'), fullPage: true });
+	const statText = await debug.textContent('#stat-state');
+	t.diagnostic(`aur-stat ${statUp ? 'running' : 'not built'}: "${statText}"`);
+	if (statUp) {
+		assert.match(statText, /^updated/);
+		const sessions = await debug.$$eval('#sessions tbody tr', (rows) => rows.length);
+		assert.ok(sessions >= 2, `${sessions} sessions listed (this page and the listening page)`);
+		assert.ok(await debug.isVisible('#counters'));
+	} else {
+		assert.equal(statText, 'aur-stat unreachable');
+		assert.ok(await debug.isVisible('#stat-hint'));
+	}
+	const d = await debug.evaluate(() => window.auralis.stats());
+	t.diagnostic(`diagnostics page: buffer ${d.bufferMs} ms, target ${d.targetMs} ms, underruns ${d.underruns}, latency ${d.lastLatencyMs} ms`);
+	assert.deepEqual(debugProblems.filter((p) => !NETWORK_NOISE.test(p)), []);
+	await debug.close();
+});
+
+test('a 48 kHz AudioContext plays the 44.1 kHz stream at the right speed', async () => {
+	const p = await context.newPage();
+	const pageProblems = watchConsole(p);
+	await p.goto(`${server.url}?rate=48000`, { waitUntil: 'load' });
+	await p.click('#play');
+	await until(p, () => window.auralis.stats().state === 'playing', null, { timeout: 5000, what: 'playing' });
+	const a = await p.evaluate(() => ({ t: performance.now(), f: window.auralis.stats().framesPlayed,
+		rate: window.auralis.session.player.ctx.sampleRate }));
+	await sleep(3000);
+	const b = await p.evaluate(() => ({ t: performance.now(), s: window.auralis.stats() }));
+	assert.equal(a.rate, 48000);
+	const played = (b.s.framesPlayed - a.f) / 44100, elapsed = (b.t - a.t) / 1000;
+	assert.ok(Math.abs(played - elapsed) < 0.25, `${played.toFixed(2)} s of music in ${elapsed.toFixed(2)} s`);
+	assert.equal(b.s.underruns, 0);
+	assert.deepEqual(pageProblems, []);
+	await p.close();
+});

@@ -1,0 +1,473 @@
+// auralis.js - the listener's session: connection, player, buffer tiers,
+// settings, acks and latency, tied together. Both pages (index.html and
+// debug.html) drive one of these; it knows nothing of the DOM.
+//
+// Events (CustomEvent, details in `detail`):
+//   state    {state, detail}     one of STATES, and words to go with it
+//   settings {settings}          what the controls should show
+//   playing  {key, mode, bpm, intensity, preset}   what is heard now
+//   sent     {id, label}         a control or preset went out
+//   ack      {id, label, t}      the server applied it; audible at music time t
+//   latency  {id, label, ms}     it was heard, ms after it was sent
+//   problem  {message, id}       an error, in words
+//   chunk    {seq, arrival, intervalMs, deviationMs, jitterMs}
+//   status   {...stats()}        about every 50 ms while playing
+//   tier     {name, targetMs}
+import { Connection } from './connection.js';
+import { JitterMeter, TierPolicy } from './buffering.js';
+import { Player } from './player.js';
+import * as settingsStore from './settings.js';
+import { PRESETS, MODE_LABELS, KEY_SHORT, applyPreset, streamQuery } from './settings.js';
+
+export const STATES = ['stopped', 'connecting', 'playing', 'buffering', 'reconnecting', 'error'];
+
+const PROTOCOL_VERSION = 1;
+const CLOSED = Symbol('closed');    // a close, held in order with early messages
+const STATS_INTERVAL_MS = 2000;
+
+/** Words for what a control message asked, for the activity line. */
+function describe(kind, values) {
+	if (kind === 'preset') return `Preset ${PRESETS[values.name].label}`;
+	const parts = [];
+	if (values.key !== undefined) parts.push(`key ${KEY_SHORT[values.key] ?? values.key}`);
+	if (values.mode !== undefined) parts.push(`mode ${(MODE_LABELS[values.mode] ?? values.mode).replace(/ \(.*\)$/, '')}`);
+	if (values.bpm !== undefined) parts.push(`${values.bpm} BPM`);
+	if (values.intensity !== undefined) parts.push(`intensity ${Math.round(values.intensity * 100)} %`);
+	const text = parts.join(', ');
+	return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+export class Auralis extends EventTarget {
+	constructor({ storage = globalThis.localStorage, streamPath = 'stream', contextRate = null } = {}) {
+		super();
+		this.storage = storage;
+		this.settings = settingsStore.load(storage);
+		this.streamPath = streamPath;
+		this.player = new Player({ contextRate });
+		this.player.volume = this.settings.volume;
+		this.player.addEventListener('worklet', (e) => this.onWorklet(e.detail));
+		this.connection = new Connection(() => this.streamUrl());
+		for (const type of ['open', 'message', 'close', 'retry', 'bad'])
+			this.connection.addEventListener(type, (e) => this['on' + type[0].toUpperCase() + type.slice(1)](e.detail));
+		this.jitter = new JitterMeter();
+		this.tiers = new TierPolicy();
+		this.active = false;         // Play pressed and not stopped
+		this.fatal = null;           // words of an error that retrying cannot mend
+		this.refused = null;         // the server's words when it closed on us without audio
+		this.connected = false;      // the socket is open and the hello was right
+		this.everConnected = false;  // since Play: a later connection is a reconnection
+		this.playedThisStream = false;
+		this.playerMode = 'idle';
+		this.retryAt = null;
+		this.nextId = 1;
+		this.playToken = 0;
+		this.playerReady = false;
+		this.early = null;           // messages held while the audio starts
+		this.pending = new Map();    // id → {kind, values, label, sentAt, stream, t}
+		this.stream = 0;             // counts connections that said hello
+		this.chunksReceived = 0;
+		this.streamChunks = 0;
+		this.lastArrival = null;
+		this.underruns = 0;          // since Play
+		this.streamUnderruns = 0;    // on this connection, for the server's counters
+		this.streamsSincePlay = 0;
+		this.retryText = '';
+		this.lastLatencyMs = null;
+		this.nowPlaying = null;
+		this.statsTimer = null;
+		this.state = 'stopped';
+		this.stateDetail = '';
+	}
+
+	streamUrl() {
+		// What this connection's session will start with (see onHello).
+		this.urlSettings = { ...this.settings };
+		const url = new URL(`${this.streamPath}?${streamQuery(this.settings)}`, location.href);
+		url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+		return url.href;
+	}
+
+	emit(type, detail) {
+		this.dispatchEvent(new CustomEvent(type, { detail }));
+	}
+
+	// ---- what the page calls ------------------------------------------------
+
+	/** Play. Call it from the click (or key press) itself: it starts the AudioContext. */
+	async play() {
+		if (this.active) return;
+		this.active = true;
+		this.fatal = this.refused = null;
+		this.everConnected = false;
+		this.connected = false;
+		this.playedThisStream = false;
+		this.streamsSincePlay = 0;
+		this.underruns = 0;
+		this.retryAt = null;
+		this.updateState();
+		// Connect first, then start the audio: creating an AudioContext can
+		// hold the main thread for a while (opening the audio device), and the
+		// handshake and the first audio come in meanwhile. Messages that
+		// arrive before the worklet is ready wait in order (onMessage).
+		const token = ++this.playToken;
+		this.playerReady = false;
+		this.early = [];
+		this.connection.open();
+		try {
+			await this.player.start();
+		} catch (e) {
+			if (token !== this.playToken) return;
+			this.fatal = 'this browser cannot play the stream';
+			this.emit('problem', { id: null, message: `This browser cannot play the stream: ${e.message || e}` });
+			this.connection.close();
+			this.updateState();
+			return;
+		}
+		// Stopped (and perhaps started again) meanwhile: that call carries on.
+		if (token !== this.playToken || !this.active) return;
+		this.player.setTarget(this.tiers.tier.targetMs);
+		// Messages that came while the audio was starting, in order.
+		this.playerReady = true;
+		const early = this.early;
+		this.early = null;
+		for (const m of early) {
+			if (m === CLOSED) this.onClose();
+			else this.onMessage(m);
+		}
+		clearInterval(this.statsTimer);
+		this.statsTimer = setInterval(() => this.sendStats(), STATS_INTERVAL_MS);
+	}
+
+	stop() {
+		if (!this.active) return;
+		this.active = false;
+		this.connection.close();
+		this.connected = false;
+		clearInterval(this.statsTimer);
+		this.statsTimer = null;
+		this.pending.clear();
+		this.early = null;
+		this.playerReady = false;
+		this.playToken++;
+		this.retryAt = null;
+		this.nowPlaying = null;
+		this.emit('playing', null);
+		this.player.stop();
+		this.updateState();
+	}
+
+	/** Changes some of key, mode, bpm, intensity; sends them when connected. */
+	change(values) {
+		const next = settingsStore.sanitize({ ...this.settings, ...values });
+		const sent = {};
+		for (const k of ['key', 'mode', 'bpm', 'intensity'])
+			if (k in values && next[k] !== this.settings[k]) sent[k] = next[k];
+		this.settings = next;
+		this.save();
+		if (Object.keys(sent).length) this.send('control', sent);
+	}
+
+	choosePreset(name) {
+		if (!(name in PRESETS)) return;
+		this.settings = applyPreset(this.settings, name);
+		this.save();
+		this.emit('settings', { settings: this.settings });
+		this.send('preset', { name });
+	}
+
+	setVolume(volume) {
+		this.settings = settingsStore.sanitize({ ...this.settings, volume });
+		this.player.setVolume(this.settings.volume);
+		this.save();
+	}
+
+	/** The figures the tests and the debug page read. */
+	stats() {
+		const status = this.player.last;
+		return {
+			state: this.state,
+			bufferMs: Math.round(this.player.bufferedMs),
+			targetMs: this.tiers.tier.targetMs,
+			underruns: this.underruns,
+			chunksReceived: this.chunksReceived,
+			framesPlayed: status ? status.framesPlayed : 0,
+			jitterMs: Math.round(this.jitter.emaMs * 10) / 10,
+			lastLatencyMs: this.lastLatencyMs === null ? null : Math.round(this.lastLatencyMs),
+		};
+	}
+
+	/** More than stats(), for the debug page. */
+	details() {
+		const status = this.player.last;
+		return {
+			...this.stats(),
+			tier: this.tiers.tier.name,
+			contextRate: this.player.contextRate,
+			sourceRate: this.player.sourceRate,
+			playbackRate: status ? status.ratio : 1,
+			levelMs: status ? status.levelMs : null,
+			overflowFrames: status ? status.overflowFrames : 0,
+			retryAt: this.retryAt,
+			stream: this.stream,
+		};
+	}
+
+	save() {
+		settingsStore.save(this.settings, this.storage);
+	}
+
+	// ---- messages out ---------------------------------------------------------
+
+	send(kind, values) {
+		if (!this.connected) return null;    // the next connection starts with the settings
+		const id = this.nextId++;
+		const label = describe(kind, values);
+		const message = kind === 'preset' ? { type: 'preset', id, name: values.name } : { type: 'control', id, ...values };
+		if (!this.connection.send(message)) return null;
+		this.pending.set(id, { kind, values, label, sentAt: performance.now(), stream: this.stream, t: null });
+		this.emit('sent', { id, label });
+		return id;
+	}
+
+	sendStats() {
+		if (!this.connected) return;
+		const s = this.stats();
+		const message = {
+			type: 'stats',
+			buffer_ms: s.bufferMs,
+			// The protocol counts per connection: a count since it opened.
+			underruns: this.streamUnderruns,
+			jitter_ms: s.jitterMs,
+		};
+		if (s.lastLatencyMs !== null) message.latency_ms = s.lastLatencyMs;
+		this.connection.send(message);
+	}
+
+	// ---- the connection -------------------------------------------------------
+
+	onOpen() {
+		this.retryAt = null;
+	}
+
+	onMessage(detail) {
+		if (!this.active) return;
+		if (!this.playerReady) {
+			// The worklet is loading or the context starting: keep what
+			// comes, in order, for play() to hand on.
+			this.early?.push(detail);
+			return;
+		}
+		const m = detail.message;
+		switch (m.type) {
+		case 'hello': return this.onHello(m);
+		case 'audio': return this.onAudio(m, detail.arrival);
+		case 'ack': return this.onAck(m);
+		case 'error': return this.onError(m);
+		default: return;    // a later minor version may add types: ignore them
+		}
+	}
+
+	onHello(m) {
+		if (m.version !== PROTOCOL_VERSION) {
+			this.fatal = 'unknown protocol version';
+			this.emit('problem', { id: null, message: `The server speaks protocol version ${m.version}; this page knows version ${PROTOCOL_VERSION}. Reload the page.` });
+			this.connection.close();
+			this.player.stop();
+			this.updateState();
+			return;
+		}
+		this.stream++;
+		this.streamsSincePlay++;
+		this.connected = true;
+		this.everConnected = true;
+		this.refused = null;
+		this.playedThisStream = false;
+		this.streamChunks = 0;
+		this.lastArrival = null;
+		this.jitter.reset();
+		this.chunkMs = m.chunk_ms || 100;
+		this.player.newStream(m.sample_rate || 44100, this.chunkMs);
+		this.streamUnderruns = 0;
+		// The session started with the settings in the URL: that is what plays.
+		this.confirmed = { ...(this.urlSettings ?? this.settings) };
+		this.pendingStart = true;
+		// Anything sent on the old connection will never be acknowledged.
+		for (const [id, p] of this.pending) if (p.stream !== this.stream) this.pending.delete(id);
+		this.catchUpSettings();
+		this.updateState();
+	}
+
+	/**
+	 * Changes made while this connection was being set up (after its URL was
+	 * made, before its hello) went nowhere: send them now.
+	 */
+	catchUpSettings() {
+		let base = this.confirmed;
+		if (this.settings.preset !== base.preset) {
+			this.send('preset', { name: this.settings.preset });
+			base = applyPreset(base, this.settings.preset);
+		}
+		const diff = {};
+		for (const k of ['key', 'mode', 'bpm', 'intensity'])
+			if (this.settings[k] !== base[k]) diff[k] = this.settings[k];
+		if (Object.keys(diff).length) this.send('control', diff);
+	}
+
+	onAudio(m, arrival) {
+		if (!this.connected || typeof m.data !== 'string') return;
+		const chunkMs = m.duration_ms || this.chunkMs;
+		const intervalMs = this.lastArrival === null ? null : arrival - this.lastArrival;
+		this.lastArrival = arrival;
+		const deviationMs = this.jitter.arrive(arrival, m.t, chunkMs);
+		this.player.push(m, arrival);
+		this.chunksReceived++;
+		this.streamChunks++;
+		if (this.streamChunks === 1) this.connection.healthy();
+		const tier = this.tiers.tier;
+		this.tiers.update(this.jitter.emaMs, arrival);
+		if (this.tiers.tier !== tier) this.onTier();
+		this.emit('chunk', { seq: m.seq, arrival, intervalMs, deviationMs, jitterMs: this.jitter.emaMs });
+	}
+
+	onTier() {
+		const { name, targetMs } = this.tiers.tier;
+		this.player.setTarget(targetMs);
+		this.emit('tier', { name, targetMs });
+	}
+
+	onAck(m) {
+		const p = this.pending.get(m.id);
+		if (!p || typeof m.t !== 'number') return;
+		p.t = m.t;
+		this.confirm(p);
+		this.player.mark(m.id, m.t);
+		this.emit('ack', { id: m.id, label: p.label, t: m.t });
+	}
+
+	/** What the server has applied: the truth to fall back on after an error. */
+	confirm(p) {
+		this.confirmed = p.kind === 'preset' ? applyPreset(this.confirmed, p.values.name) : { ...this.confirmed, ...p.values };
+		p.after = { ...this.confirmed };
+	}
+
+	onError(m) {
+		const p = m.id === null || m.id === undefined ? null : this.pending.get(m.id);
+		if (p) {
+			this.pending.delete(m.id);
+			this.emit('problem', { id: m.id, message: `${p.label} was refused: ${m.message}` });
+			// Back to what is really playing, so the controls tell the truth.
+			if (this.confirmed) {
+				this.settings = { ...this.confirmed, volume: this.settings.volume };
+				this.save();
+				this.emit('settings', { settings: this.settings });
+			}
+			return;
+		}
+		if (this.streamChunks === 0) this.refused = m.message;
+		this.emit('problem', { id: null, message: `The server says: ${m.message}` });
+		this.updateState();
+	}
+
+	onClose() {
+		if (this.active && !this.playerReady && this.early) {
+			this.early.push(CLOSED);    // after the messages that came before it
+			return;
+		}
+		this.connected = false;
+		if (this.active) this.updateState();
+	}
+
+	onRetry(detail) {
+		this.retryAt = detail.at;
+		const seconds = Math.max(1, Math.round(detail.delayMs / 1000));
+		this.retryText = `trying again in ${seconds} s`;
+		// While the audio starts, the close is still held (onClose): it tells.
+		if (this.playerReady) this.updateState();
+	}
+
+	onBad(detail) {
+		this.emit('problem', { id: null, message: `The server sent something that is not JSON: ${detail.text}` });
+	}
+
+	// ---- the worklet ----------------------------------------------------------
+
+	onWorklet(m) {
+		if (m.gen !== this.player.gen) return;    // about a stream or start that is gone
+		switch (m.type) {
+		case 'status':
+			if (this.active) this.emit('status', this.details());
+			break;
+		case 'playing':
+			this.playerMode = 'playing';
+			if (this.connected) {
+				this.playedThisStream = true;
+				if (this.pendingStart) {
+					this.pendingStart = false;
+					this.showPlaying(this.confirmed);
+				}
+			}
+			this.updateState();
+			break;
+		case 'waiting':
+			this.playerMode = 'waiting';
+			this.updateState();
+			break;
+		case 'underrun':
+			this.underruns++;
+			if (this.connected) this.streamUnderruns++;
+			// Only a reserve that ran dry while audio was flowing says the
+			// tier is too thin; silence while disconnected says nothing.
+			if (this.connected && this.playedThisStream) {
+				const before = this.tiers.tier;
+				this.tiers.underrun(performance.now());
+				if (this.tiers.tier !== before) this.onTier();
+			}
+			break;
+		case 'heard':
+			this.onHeard(m);
+			break;
+		case 'stopped':
+			this.playerMode = 'idle';
+			break;
+		}
+	}
+
+	onHeard(m) {
+		const p = this.pending.get(m.id);
+		if (!p) return;
+		this.pending.delete(m.id);
+		const ms = this.player.audibleAt(m.time) - p.sentAt;
+		this.lastLatencyMs = Math.max(0, ms);
+		this.emit('latency', { id: m.id, label: p.label, ms: this.lastLatencyMs });
+		if (p.after) this.showPlaying(p.after);
+	}
+
+	showPlaying(s) {
+		this.nowPlaying = { key: s.key, mode: s.mode, bpm: s.bpm, intensity: s.intensity, preset: s.preset };
+		this.emit('playing', this.nowPlaying);
+	}
+
+	// ---- the indicator --------------------------------------------------------
+
+	computeState() {
+		if (!this.active) return ['stopped', ''];
+		if (this.fatal) return ['error', this.fatal];
+		const retry = this.retryAt ? this.retryText : '';
+		if (!this.connected) {
+			// The server's words are shown as a problem; the indicator says when it tries again.
+			if (this.refused) return ['error', retry];
+			return [this.everConnected ? 'reconnecting' : 'connecting', retry];
+		}
+		if (this.playerMode === 'playing' && this.playedThisStream) return ['playing', ''];
+		if (this.playedThisStream) return ['buffering', ''];
+		return this.streamsSincePlay > 1 ? ['reconnecting', 'resuming'] : ['connecting', ''];
+	}
+
+	updateState() {
+		const [state, detail] = this.computeState();
+		if (state === this.state && detail === this.stateDetail) return;
+		this.state = state;
+		this.stateDetail = detail;
+		this.emit('state', { state, detail });
+	}
+}

@@ -1,0 +1,158 @@
+// debug.js - the diagnostics page: a listening session of its own, plotted
+// live (buffer against target, jitter, chunk arrivals, control latency), and
+// the server's /api/metrics from aur-stat.
+//
+// aur-stat listens on a port of its own (scripts/run: 8081). Its address comes
+// from ?stat=http://host:port, else this page's host on port 8081.
+import { Auralis } from './auralis.js';
+import { TimePlot } from './plot.js';
+import { bindPlayButton, bindPresets, bindStatus } from './ui.js';
+
+const $ = (id) => document.getElementById(id);
+const css = getComputedStyle(document.documentElement);
+const color = (name) => css.getPropertyValue(name).trim();
+const ACCENT = color('--accent'), ACCENT_2 = color('--accent-2'), WARN = color('--warn');
+
+const app = new Auralis();
+bindPlayButton(app, $('play'));
+bindStatus(app, $('status'));
+bindPresets(app, document.querySelector('.presets'));
+
+const plots = {
+	buffer: new TimePlot($('plot-buffer'), {
+		minMax: 600,
+		series: [{ color: ACCENT, style: 'line' }, { color: WARN, style: 'step', dash: [5, 4], width: 1.4 }],
+	}),
+	jitter: new TimePlot($('plot-jitter'), {
+		minMax: 20,
+		series: [{ color: ACCENT_2, style: 'line', width: 2 }, { color: ACCENT, style: 'dots', radius: 1.6 }],
+	}),
+	arrivals: new TimePlot($('plot-arrivals'), {
+		minMax: 200, refs: [{ y: 100, color: WARN }],
+		series: [{ color: ACCENT, style: 'dots', radius: 1.8 }],
+	}),
+	latency: new TimePlot($('plot-latency'), {
+		windowS: 300, minMax: 800, refs: [{ y: 500, color: WARN }],
+		series: [{ color: ACCENT_2, style: 'dots', radius: 3.2 }],
+	}),
+};
+const now = () => performance.now() / 1000;
+
+// The worklet reports every ~50 ms; a point each 100 ms is plenty.
+let lastBufferPoint = 0;
+app.addEventListener('status', (e) => {
+	const t = now();
+	if (t - lastBufferPoint < 0.1) return;
+	lastBufferPoint = t;
+	plots.buffer.add(0, t, e.detail.bufferMs);
+	plots.buffer.add(1, t, e.detail.targetMs);
+});
+app.addEventListener('chunk', (e) => {
+	const t = e.detail.arrival / 1000;
+	if (e.detail.deviationMs !== null) {
+		plots.jitter.add(0, t, e.detail.jitterMs);
+		plots.jitter.add(1, t, e.detail.deviationMs);
+	}
+	if (e.detail.intervalMs !== null) plots.arrivals.add(0, t, e.detail.intervalMs);
+});
+app.addEventListener('latency', (e) => plots.latency.add(0, now(), e.detail.ms));
+
+function showFigures() {
+	const d = app.details();
+	const on = app.active;
+	$('f-buffer').textContent = on ? `${d.bufferMs} / ${d.targetMs} ms` : '—';
+	$('f-tier').textContent = on ? d.tier : '—';
+	$('f-jitter').textContent = on ? `${d.jitterMs.toFixed(1)} ms` : '—';
+	$('f-underruns').textContent = String(d.underruns);
+	$('f-chunks').textContent = String(d.chunksReceived);
+	$('f-played').textContent = `${(d.framesPlayed / (d.sourceRate || 44100)).toFixed(1)} s`;
+	$('f-latency').textContent = d.lastLatencyMs === null ? '—' : `${d.lastLatencyMs} ms`;
+	$('f-rate').textContent = d.contextRate
+		? `${(d.contextRate / 1000).toFixed(1)} kHz · ×${d.playbackRate.toFixed(4)}` : '—';
+}
+
+// Redraw about eight times a second: smooth enough to read, light on the CPU.
+let lastDraw = 0;
+function frame(ms) {
+	if (ms - lastDraw > 120) {
+		lastDraw = ms;
+		const t = now();
+		for (const p of Object.values(plots)) p.draw(t);
+		showFigures();
+	}
+	requestAnimationFrame(frame);
+}
+requestAnimationFrame(frame);
+
+// ---- the server's metrics ----------------------------------------------------
+
+function statBase() {
+	const given = new URLSearchParams(location.search).get('stat');
+	if (given) {
+		try {
+			const u = new URL(given, location.href);
+			if (u.protocol === 'http:' || u.protocol === 'https:') return u.href.replace(/\/$/, '');
+		} catch { /* fall through to the default */ }
+	}
+	return `${location.protocol}//${location.hostname}:8081`;
+}
+const STAT = statBase();
+$('stat-url').textContent = `· ${STAT}/api/metrics`;
+
+const fmt = (v, digits = 1) => (v === null || v === undefined ? '—'
+	: typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(digits)) : String(v));
+
+function row(cells, header = false) {
+	const tr = document.createElement('tr');
+	cells.forEach((c, i) => {
+		const cell = document.createElement(header && i === 0 ? 'th' : 'td');
+		if (header && i === 0) cell.scope = 'row';
+		cell.textContent = c;
+		tr.append(cell);
+	});
+	return tr;
+}
+
+function showMetrics(m) {
+	const counters = [['uptime', `${fmt(m.uptime_s, 0)} s`], ['sessions active', fmt(m.sessions_active)],
+		['sessions total', fmt(m.sessions_total)]];
+	for (const [k, v] of Object.entries(m.counters ?? {})) counters.push([k.replace(/_/g, ' '), fmt(v)]);
+	$('counters').tBodies[0].replaceChildren(...counters.map((c) => row(c, true)));
+	const hist = Object.entries(m.histograms ?? {}).map(([k, h]) =>
+		row([k.replace(/_ms$/, '').replace(/_/g, ' '), fmt(h?.count), fmt(h?.mean), fmt(h?.p50), fmt(h?.p95), fmt(h?.p99)], true));
+	$('histograms').tBodies[0].replaceChildren(...hist);
+	const sessions = (m.sessions ?? []).map((s) => row([
+		String(s.id ?? '').slice(0, 12), `${fmt(s.age_s, 0)} s`, fmt(s.preset), fmt(s.key), fmt(s.mode), fmt(s.bpm, 0),
+		fmt(s.intensity, 2), fmt(s.chunks), fmt(s.late_chunks), s.buffer_ms === null || s.buffer_ms === undefined ? '—' : `${fmt(s.buffer_ms, 0)} ms`,
+	], true));
+	if (!sessions.length) sessions.push(row(['no session now', '', '', '', '', '', '', '', '', ''], true));
+	$('sessions').tBodies[0].replaceChildren(...sessions);
+}
+
+// Every 2 s while aur-stat answers; when it does not, ask less and less often
+// (up to every 15 s) and say so, without filling the console with failures.
+let statDelay = 2000;
+async function pollMetrics() {
+	const state = $('stat-state');
+	try {
+		const r = await fetch(`${STAT}/api/metrics`, { cache: 'no-store', signal: AbortSignal.timeout(3000) });
+		if (!r.ok) throw new Error(`HTTP ${r.status}`);
+		showMetrics(await r.json());
+		state.textContent = `updated ${new Date().toLocaleTimeString()}`;
+		state.dataset.ok = 'true';
+		$('stat-hint').hidden = true;
+		$('stat-tables').hidden = $('stat-sessions').hidden = false;
+		statDelay = 2000;
+	} catch (e) {
+		state.textContent = e.message?.startsWith('HTTP') ? `aur-stat answered ${e.message}` : 'aur-stat unreachable';
+		state.dataset.ok = 'false';
+		// Figures that are no longer fresh are not shown as if they were.
+		$('stat-hint').hidden = false;
+		$('stat-tables').hidden = $('stat-sessions').hidden = true;
+		statDelay = Math.min(15000, statDelay * 2);
+	}
+	setTimeout(pollMetrics, statDelay);
+}
+pollMetrics();
+
+window.auralis = { stats: () => app.stats(), details: () => app.details(), play: () => app.play(), stop: () => app.stop(), session: app };

@@ -1,0 +1,410 @@
+// engine.js - the playback engine that runs on the audio thread: a ring
+// buffer of the stream's frames, a resampler from the stream's rate to the
+// AudioContext's, fades around every gap, and a gentle catch-up.
+//
+// It is plain code with no audio API in it, so that the AudioWorkletProcessor
+// (worklet.js) stays a thin shell and the browser tests can drive the engine
+// in Node, sample by sample.
+//
+// Frames are counted in absolute stream frames: `written` is the number of
+// frames ever pushed, `pos` the read position (fractional) in the same count.
+// The main thread counts what it pushes too, so both sides name a frame by the
+// same number; that is how an ack's music time becomes a mark that the engine
+// reports when the frame is actually played.
+
+const FADE_IN_MS = 40;        // start and resume after a gap
+const FADE_OUT_MS = 25;       // before the buffer runs dry
+const STOP_FADE_MS = 60;      // Stop: a little longer, it is deliberate
+const FLUSH_FADE_MS = 30;     // a new stream replaces what is left of the old one
+const LEVEL_TAU_S = 1.0;      // the buffer level is smoothed over about a second
+const CATCHUP_DEAD_MS = 20;   // within this of the target is fine
+const CATCHUP_MS_PER_PERCENT = 100; // beyond the dead band: 1 % faster per 100 ms over
+const CATCHUP_MAX = 0.02;     // at most 2 % fast (a third of a semitone)
+const SLOWDOWN_MAX = 0.005;   // at most 0.5 % slow, to grow a thin reserve
+const RATE_SLEW = 0.00005;    // rate change per render quantum: 2 % takes ~1 s
+const JUMP_MS = 600;          // this far over the target (smoothed), jump with a crossfade
+const JUMP_FADE_MS = 80;
+
+/** Catmull-Rom cubic through four samples: smooth, and exact at the samples. */
+function cubic(y0, y1, y2, y3, f) {
+	return y1 + 0.5 * f * (y2 - y0 + f * (2 * y0 - 5 * y1 + 4 * y2 - y3 + f * (3 * (y1 - y2) + y3 - y0)));
+}
+
+export class PlaybackEngine {
+	/**
+	 * outRate: the AudioContext's rate; sourceRate: the stream's (44100);
+	 * capacitySeconds: the ring's size, well above the largest target so a
+	 * main thread that stalls and then delivers a backlog loses nothing.
+	 */
+	constructor({ outRate, sourceRate = 44100, capacitySeconds = 12, chunkMs = 100 }) {
+		this.outRate = outRate;
+		this.events = [];
+		this.configure(sourceRate, chunkMs);
+		this.capacity = Math.ceil(capacitySeconds * 48000); // enough at any stream rate up to 48 kHz
+		this.left = new Float32Array(this.capacity);
+		this.right = new Float32Array(this.capacity);
+		this.underruns = 0;
+		this.framesPlayed = 0;
+		this.overflowFrames = 0;
+		this.targetMs = 300;
+		this.mode = 'idle';      // idle (stopped), waiting (buffering), playing
+		this.written = 0;
+		this.pos = 0;
+		this.resetPlayback();
+	}
+
+	/** The stream's rate and chunk length (from its hello). */
+	configure(sourceRate, chunkMs = this.chunkMs) {
+		this.sourceRate = sourceRate;
+		this.chunkMs = chunkMs;
+		this.baseStep = sourceRate / this.outRate;
+	}
+
+	resetPlayback() {
+		this.gain = 0;
+		this.gainTarget = 0;
+		this.gainDelta = 0;
+		this.fade = null;        // a fade to silence in progress: {reason, limit, flushTo}
+		this.ratio = 1;
+		this.levelMs = null;
+		this.jump = null;        // a catch-up crossfade: {pos, left, total}
+		this.waitFrames = -1;    // output frames since data came while waiting; -1: none yet
+		this.ending = false;
+		this.marks = [];
+	}
+
+	/** Frames in the ring not yet played. */
+	get available() {
+		return this.written - this.pos;
+	}
+
+	get bufferedMs() {
+		return Math.max(0, this.available) / this.sourceRate * 1000;
+	}
+
+	setTarget(ms) {
+		this.targetMs = ms;
+	}
+
+	/** Play: wait for the reserve, then fade in. */
+	start() {
+		if (this.fade && this.fade.reason === 'stop') {
+			// Play again while the Stop fade still sounds: let it finish first.
+			this.fade.restart = true;
+			return;
+		}
+		if (this.mode !== 'idle') return;
+		this.resetPlayback();
+		this.underruns = 0;       // the counts are per Play
+		this.framesPlayed = 0;
+		this.mode = 'waiting';
+		this.waitFrames = this.available > 8 ? 0 : -1;
+		this.events.push({ type: 'waiting' });
+	}
+
+	/** Stop: fade out, then drop what is left. */
+	stop() {
+		if (this.mode === 'idle') return;
+		if (this.mode === 'playing' && this.gain > 0) {
+			this.beginFade('stop', STOP_FADE_MS, this.written);
+		} else {
+			this.finishStop();
+		}
+	}
+
+	finishStop() {
+		this.pos = this.written;
+		this.resetPlayback();
+		this.mode = 'idle';
+		this.events.push({ type: 'stopped' });
+	}
+
+	/**
+	 * A new stream begins (a reconnection): what is left of the old one fades
+	 * out quickly and is dropped, so the new one starts at its beginning with
+	 * its own fade-in and its frames keep the numbers the main thread gave them.
+	 */
+	flush() {
+		const flushTo = this.written;
+		this.marks = [];
+		this.ending = false;
+		if (this.fade && (this.fade.reason === 'flush' || this.fade.restart)) {
+			this.fade.flushTo = flushTo;    // already fading out: drop more at its end
+		} else if (this.mode === 'playing' && this.gain > 0 && (!this.fade || this.fade.reason === 'drain')) {
+			this.beginFade('flush', FLUSH_FADE_MS, flushTo);
+			this.fade.flushTo = flushTo;
+		} else if (this.mode !== 'idle' && !(this.fade && this.fade.reason === 'stop')) {
+			this.pos = Math.max(this.pos, flushTo);
+			this.enterWaiting(false);
+		}
+	}
+
+	/** The stream has ended: play out what is left without waiting for a reserve. */
+	end() {
+		this.ending = true;
+	}
+
+	/** A frame to report when it is played (an ack's music time). */
+	mark(id, frame) {
+		if (frame <= this.pos && this.mode !== 'idle') {
+			this.events.push({ type: 'heard', id, frame, offset: 0, late: true });
+			return;
+		}
+		let i = this.marks.length;
+		while (i > 0 && this.marks[i - 1].frame > frame) i--;
+		this.marks.splice(i, 0, { id, frame });
+	}
+
+	/**
+	 * Appends planar frames. ageMs: how long ago they arrived (they may have
+	 * waited for the worklet to load), which counts as time spent waiting.
+	 * Returns the number of frames dropped for room.
+	 */
+	push(left, right, ageMs = 0) {
+		const n = left.length;
+		if (this.mode === 'idle') {
+			// Not played, but counted: frame numbers must stay the main thread's.
+			this.written += n;
+			this.pos = this.written;
+			return 0;
+		}
+		let dropped = 0;
+		// Keep one frame behind the read position for the interpolator (and
+		// the old position of a catch-up crossfade, which still reads there).
+		const oldest = Math.floor(this.jump ? Math.min(this.pos, this.jump.pos) : this.pos) - 1;
+		const room = this.capacity - (this.written - oldest);
+		if (n > room) {
+			dropped = n - room;
+			this.pos += dropped;
+			this.overflowFrames += dropped;
+		}
+		let w = this.written % this.capacity;
+		for (let i = 0; i < n; i++) {
+			this.left[w] = left[i];
+			this.right[w] = right[i];
+			if (++w === this.capacity) w = 0;
+		}
+		this.written += n;
+		if (this.mode === 'waiting' && this.waitFrames < 0) this.waitFrames = Math.round(ageMs / 1000 * this.outRate);
+		return dropped;
+	}
+
+	/** Interpolated frame at absolute position p into out[0], out[1]. */
+	read(p, out) {
+		const i = Math.floor(p);
+		const f = p - i;
+		const c = this.capacity;
+		const a = ((i - 1) % c + c) % c;
+		const b = a + 1 === c ? 0 : a + 1;
+		const d = b + 1 === c ? 0 : b + 1;
+		const e = d + 1 === c ? 0 : d + 1;
+		const L = this.left, R = this.right;
+		out[0] = cubic(L[a], L[b], L[d], L[e], f);
+		out[1] = cubic(R[a], R[b], R[d], R[e], f);
+	}
+
+	enterWaiting(underrun) {
+		this.mode = 'waiting';
+		this.gain = 0;
+		this.gainTarget = 0;
+		this.gainDelta = 0;
+		this.fade = null;
+		this.jump = null;
+		this.ratio = 1;
+		this.levelMs = null;
+		// The wait for a reserve counts from the first audio that is there.
+		this.waitFrames = this.available > 8 ? 0 : -1;
+		if (underrun) {
+			this.underruns++;
+			this.events.push({ type: 'underrun' });
+		}
+		this.events.push({ type: 'waiting' });
+	}
+
+	/**
+	 * Fades to silence over at most `ms`, and never past `limit` (the last
+	 * frame it may read): a fade that runs out of audio would be a click.
+	 */
+	beginFade(reason, ms, limit) {
+		const step = this.baseStep * this.ratio;
+		const usable = Math.max(0, limit - this.pos - 3);
+		const frames = Math.max(1, Math.min(Math.round(ms / 1000 * this.outRate), Math.floor(usable / step)));
+		this.fade = { reason, limit, flushTo: limit };
+		this.gainTarget = 0;
+		this.gainDelta = -this.gain / frames;
+	}
+
+	fadeIn(ms) {
+		this.gainTarget = 1;
+		this.gainDelta = (1 - this.gain) / Math.max(1, Math.round(ms / 1000 * this.outRate));
+	}
+
+	/** Is there reserve enough to (re)start? */
+	canStart() {
+		const avail = this.available;
+		if (this.ending) return avail > 3;
+		const minimum = (FADE_IN_MS + FADE_OUT_MS) / 1000 * this.sourceRate + 8;
+		if (avail < Math.max(minimum, this.targetMs / 1000 * this.sourceRate)) return false;
+		// Audio that arrived at once (the start-up burst, a backlog) is no
+		// protection against the next late chunk: only time spent waiting is.
+		// So a start also waits target − one chunk from the first arrival;
+		// with the server's real-time pacing the reserve then settles near
+		// the target rather than a burst's worth below it.
+		return this.waitFrames / this.outRate * 1000 >= this.targetMs - this.chunkMs;
+	}
+
+	/**
+	 * Audio that piled up while nothing played (a slow start, a long stall)
+	 * has not been heard, so nothing is lost by starting later in it: start
+	 * one chunk above the target rather than catch up for half a minute.
+	 */
+	trimBacklog() {
+		const keep = (this.targetMs + this.chunkMs) / 1000 * this.sourceRate;
+		if (this.ending || this.available <= keep + this.chunkMs / 1000 * this.sourceRate) return;
+		this.pos = this.written - keep;
+		while (this.marks.length && this.marks[0].frame < this.pos) {
+			const m = this.marks.shift();
+			this.events.push({ type: 'heard', id: m.id, frame: m.frame, offset: 0, skipped: true });
+		}
+	}
+
+	/** Per render quantum: the smoothed level and the catch-up rate. */
+	steer(n) {
+		const level = this.bufferedMs;
+		const k = Math.min(1, n / this.outRate / LEVEL_TAU_S);
+		this.levelMs = this.levelMs === null ? level : this.levelMs + k * (level - this.levelMs);
+		if (this.fade || this.jump) return;
+		const excess = this.levelMs - this.targetMs;
+		if (excess > JUMP_MS && this.gain >= 1) {
+			this.startJump();
+			return;
+		}
+		let want = 1;
+		if (excess > CATCHUP_DEAD_MS) {
+			want = 1 + Math.min(CATCHUP_MAX, (excess - CATCHUP_DEAD_MS) / CATCHUP_MS_PER_PERCENT / 100);
+		} else if (excess < -CATCHUP_DEAD_MS) {
+			want = 1 - Math.min(SLOWDOWN_MAX, (-excess - CATCHUP_DEAD_MS) / CATCHUP_MS_PER_PERCENT / 100);
+		}
+		const slew = RATE_SLEW * n / 128;
+		this.ratio += Math.max(-slew, Math.min(slew, want - this.ratio));
+	}
+
+	/**
+	 * Far over the target (the audio clock stalled while audio kept coming,
+	 * say): jump ahead to the target with an equal-power crossfade rather
+	 * than spend half a minute at a raised pitch. Two moments half a second
+	 * apart in slow ambient music are nearly always the same chord.
+	 */
+	startJump() {
+		const to = this.written - (this.targetMs + this.chunkMs / 2) / 1000 * this.sourceRate;
+		const frames = Math.round(JUMP_FADE_MS / 1000 * this.outRate);
+		this.jump = { pos: this.pos, left: frames, total: frames };
+		// Marks in the skipped stretch become audible, in their new form, now.
+		while (this.marks.length && this.marks[0].frame < to) {
+			const m = this.marks.shift();
+			this.events.push({ type: 'heard', id: m.id, frame: m.frame, offset: 0, skipped: true });
+		}
+		this.pos = to;
+		this.levelMs = null;
+	}
+
+	/**
+	 * Fills n output frames. Returns nothing; events (heard marks with their
+	 * offset in this block, underruns, starts) are left in this.events.
+	 */
+	render(outL, outR, n) {
+		if (this.mode === 'waiting') {
+			if (this.waitFrames >= 0) this.waitFrames += n;
+			if (this.canStart()) {
+				this.trimBacklog();
+				this.mode = 'playing';
+				this.gain = 0;
+				this.fadeIn(FADE_IN_MS);
+				this.levelMs = null;
+				this.events.push({ type: 'playing' });
+			}
+		}
+		if (this.mode !== 'playing') {
+			outL.fill(0, 0, n);
+			outR.fill(0, 0, n);
+			return;
+		}
+		this.steer(n);
+		const fr = [0, 0];
+		const jr = [0, 0];
+		const drainAt = FADE_OUT_MS / 1000 * this.outRate;
+		for (let i = 0; i < n; i++) {
+			const step = this.baseStep * this.ratio;
+			// Before the audio runs out, fade: the last frames go out at zero
+			// gain, so the gap that follows starts in silence.
+			if (!this.fade) {
+				if (this.available < drainAt * step + 4) this.beginFade('drain', FADE_OUT_MS, this.written);
+			} else if (this.fade.reason === 'drain' && this.available >= 2 * drainAt * step + 8) {
+				// Audio came in time after all: back up without a gap.
+				this.fade = null;
+				this.fadeIn(FADE_IN_MS);
+			}
+			if (this.pos + 2 >= this.written || (this.fade && this.pos + 2 >= this.fade.limit)) {
+				// Nothing left to read (only a fade that was cut short gets here).
+				outL.fill(0, i, n);
+				outR.fill(0, i, n);
+				this.endFade(i);
+				return;
+			}
+			this.read(this.pos, fr);
+			let l = fr[0], r = fr[1];
+			if (this.jump) {
+				this.read(this.jump.pos, jr);
+				const x = this.jump.left / this.jump.total;        // 1 → 0
+				const a = Math.sin((1 - x) * Math.PI / 2), b = Math.cos((1 - x) * Math.PI / 2);
+				l = l * a + jr[0] * b;
+				r = r * a + jr[1] * b;
+				this.jump.pos += step;
+				if (--this.jump.left <= 0) this.jump = null;
+			}
+			outL[i] = l * this.gain;
+			outR[i] = r * this.gain;
+			this.pos += step;
+			this.framesPlayed += step;
+			while (this.marks.length && this.marks[0].frame <= this.pos) {
+				const m = this.marks.shift();
+				this.events.push({ type: 'heard', id: m.id, frame: m.frame, offset: i });
+			}
+			if (this.gainDelta !== 0) {
+				this.gain += this.gainDelta;
+				if ((this.gainDelta > 0 && this.gain >= this.gainTarget) || (this.gainDelta < 0 && this.gain <= this.gainTarget)) {
+					this.gain = this.gainTarget;
+					this.gainDelta = 0;
+				}
+			}
+			if (this.fade && this.gain <= 0) {
+				outL.fill(0, i + 1, n);
+				outR.fill(0, i + 1, n);
+				this.endFade(i + 1);
+				return;
+			}
+		}
+	}
+
+	/** A fade to silence is complete: stop, flush or wait for more audio. */
+	endFade() {
+		const fade = this.fade;
+		this.gain = 0;
+		if (!fade || fade.reason === 'drain') {
+			this.enterWaiting(!this.ending);
+		} else if (fade.reason === 'stop') {
+			const marks = this.marks;
+			this.finishStop();
+			if (fade.restart) {
+				// Play came during the fade: what arrived since is the new
+				// stream's beginning, and stays, with its marks.
+				this.pos = fade.flushTo;
+				this.start();
+				this.marks = marks.filter((m) => m.frame >= this.pos);
+			}
+		} else {
+			this.pos = Math.max(this.pos, fade.flushTo);
+			this.enterWaiting(false);
+		}
+	}
+}

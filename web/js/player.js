@@ -1,0 +1,197 @@
+// player.js - the main thread's side of playback: the AudioContext, the
+// worklet that plays (worklet.js), volume, and turning audio messages into
+// float frames for it.
+//
+// Base64 decoding and the int16 → float conversion happen here, on the main
+// thread, and the arrays are transferred: the audio thread never parses text.
+
+const WORKLET_URL = new URL('./worklet.js', import.meta.url);
+
+/** Bytes of a base64 string; the native decoder where there is one. */
+export function decodeBase64(text) {
+	if (typeof Uint8Array.fromBase64 === 'function') return Uint8Array.fromBase64(text);
+	const bin = atob(text);
+	const bytes = new Uint8Array(bin.length);
+	for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+	return bytes;
+}
+
+/**
+ * Planar float frames from s16le interleaved bytes: {left, right}. A mono
+ * stream plays on both sides; channels beyond two are left out.
+ */
+export function toPlanar(bytes, channels, frames) {
+	const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+	const n = Math.min(frames ?? Infinity, Math.floor(bytes.byteLength / (2 * channels)));
+	const left = new Float32Array(n);
+	const right = new Float32Array(n);
+	const stride = 2 * channels;
+	const second = channels > 1 ? 2 : 0;
+	for (let i = 0, o = 0; i < n; i++, o += stride) {
+		left[i] = view.getInt16(o, true) / 32768;
+		right[i] = view.getInt16(o + second, true) / 32768;
+	}
+	return { left, right };
+}
+
+/** Loudness feels logarithmic: a squared slider gives an even-feeling sweep. */
+export function volumeGain(volume) {
+	return volume * volume;
+}
+
+/**
+ * Events: 'worklet' with detail = a message of the processor (status,
+ * heard, underrun, playing, waiting, stopped), tagged with `gen`.
+ */
+export class Player extends EventTarget {
+	/** contextRate: ask the AudioContext for this rate (for testing the resampler); by default the device's. */
+	constructor({ contextRate = null } = {}) {
+		super();
+		this.requestedRate = contextRate;
+		this.ctx = null;
+		this.node = null;
+		this.gainNode = null;
+		this.ready = null;
+		this.posted = 0;          // stream frames handed to the worklet, ever
+		this.epochBase = 0;       // `posted` when the current stream's chunk 0 came
+		this.sourceRate = 44100;
+		this.gen = 0;             // bumped by start, stop and flush; events of older ones are stale
+		this.playGen = 0;         // the gen of the latest start
+		this.last = null;         // the latest status from the worklet
+		this.lastAt = 0;
+		this.volume = 0.8;
+	}
+
+	/**
+	 * Creates the AudioContext and loads the worklet; call it in the click
+	 * that starts playback, the gesture that lets the context run. Any
+	 * context rate is fine: the worklet resamples.
+	 */
+	init() {
+		if (this.ready) return this.ready;
+		if (typeof AudioWorkletNode === 'undefined') {
+			// Worklets exist only on secure pages (https, or localhost).
+			return (this.ready = Promise.reject(new Error(globalThis.isSecureContext === false
+				? 'audio worklets need a secure page: open it over https or from localhost'
+				: 'this browser has no AudioWorklet')));
+		}
+		const options = { latencyHint: 'balanced' };
+		if (this.requestedRate) options.sampleRate = this.requestedRate;
+		this.ctx = new AudioContext(options);
+		this.ready = (async () => {
+			await this.ctx.audioWorklet.addModule(WORKLET_URL);
+			this.node = new AudioWorkletNode(this.ctx, 'auralis-player', {
+				numberOfInputs: 0, numberOfOutputs: 1, outputChannelCount: [2],
+				processorOptions: { sourceRate: this.sourceRate },
+			});
+			this.gainNode = new GainNode(this.ctx, { gain: volumeGain(this.volume) });
+			this.node.connect(this.gainNode).connect(this.ctx.destination);
+			this.node.port.onmessage = (e) => this.receive(e.data);
+		})();
+		return this.ready;
+	}
+
+	get contextRate() {
+		return this.ctx?.sampleRate ?? null;
+	}
+
+	post(message, transfer) {
+		this.node?.port.postMessage(message, transfer);
+	}
+
+	receive(m) {
+		// Figures from before the latest Play are about another listening.
+		if (m.type === 'status' && m.gen >= this.playGen) {
+			this.last = m;
+			this.lastAt = performance.now();
+		}
+		this.dispatchEvent(new CustomEvent('worklet', { detail: m }));
+	}
+
+	/** Starts (or resumes) playback; must follow init() in a user gesture. */
+	async start() {
+		const ready = this.init();
+		// resume() at once, still inside the gesture where it is allowed (a
+		// context that was suspended by Stop, or born suspended).
+		const resumed = this.ctx ? this.ctx.resume() : null;
+		await ready;
+		await resumed;
+		this.playGen = ++this.gen;
+		this.last = null;
+		this.post({ type: 'start', gen: this.gen });
+	}
+
+	/** Fades out, then suspends the context so an idle page costs nothing. */
+	async stop() {
+		if (!this.node) return;
+		const gen = ++this.gen;
+		this.post({ type: 'stop', gen });
+		await new Promise((resolve) => setTimeout(resolve, 120));   // the 60 ms fade, and margin
+		// Unless Play came in the meantime.
+		if (this.gen === gen && this.ctx.state === 'running') await this.ctx.suspend();
+	}
+
+	/** A new stream (a new connection's hello): what is left of the old one goes. */
+	newStream(sampleRate, chunkMs) {
+		this.gen++;
+		this.sourceRate = sampleRate;
+		this.post({ type: 'flush', gen: this.gen });
+		this.post({ type: 'configure', sourceRate: sampleRate, chunkMs });
+		this.epochBase = this.posted;
+	}
+
+	/** One audio message that arrived at `arrival` (performance.now()). Returns its frames. */
+	push(message, arrival = performance.now()) {
+		const channels = message.channels || 2;
+		const frames = message.last ? message.frames : undefined;
+		const { left, right } = toPlanar(decodeBase64(message.data), channels, frames);
+		this.posted += left.length;
+		const ageMs = Math.max(0, performance.now() - arrival);
+		this.post({ type: 'pcm', left, right, ageMs }, [left.buffer, right.buffer]);
+		if (message.last) this.post({ type: 'end' });
+		return left.length;
+	}
+
+	/** Asks to be told when music time t of the current stream is played. */
+	mark(id, t) {
+		this.post({ type: 'mark', id, frame: this.epochBase + Math.round(t * this.sourceRate) });
+	}
+
+	setTarget(ms) {
+		this.post({ type: 'target', ms });
+	}
+
+	setVolume(volume) {
+		this.volume = volume;
+		if (!this.gainNode) return;
+		// A short glide: a jump in gain is a click.
+		this.gainNode.gain.setTargetAtTime(volumeGain(volume), this.ctx.currentTime, 0.03);
+	}
+
+	/** Frames waiting in the ring now: the last report plus what was sent since. */
+	get bufferedMs() {
+		if (!this.last) return 0;
+		const sent = (this.posted - this.last.written) / this.sourceRate * 1000;
+		let played = 0;
+		if (this.last.mode === 'playing') played = (performance.now() - this.lastAt) * (this.last.ratio || 1);
+		return Math.max(0, this.last.bufferedMs + sent - played);
+	}
+
+	/**
+	 * performance.now() of the moment a context time is heard: the output
+	 * timestamp maps the context's clock to the page's, output latency included.
+	 */
+	audibleAt(contextTime) {
+		const ctx = this.ctx;
+		const now = performance.now();
+		const ts = ctx.getOutputTimestamp ? ctx.getOutputTimestamp() : null;
+		if (ts && ts.performanceTime > 0 && ts.contextTime > 0) {
+			const at = ts.performanceTime + (contextTime - ts.contextTime) * 1000;
+			if (Math.abs(at - now) < 2000) return at;
+		}
+		// No usable output clock (some headless outputs): how long ago the
+		// processor rendered it, and the latency the context reports.
+		const latency = (ctx.outputLatency || ctx.baseLatency || 0) * 1000;
+		return now - (ctx.currentTime - contextTime) * 1000 + latency;
+	}
+}

@@ -1,0 +1,131 @@
+// settings.js - what the listener chose (key, mode, tempo, intensity, preset,
+// volume): the values the server accepts, the presets' documented values, and
+// their life in localStorage across reloads.
+//
+// Pure data and functions, no DOM: the browser tests import it in Node too.
+
+/** Keys as the composer writes them in its header (docs/composer.md). */
+export const KEYS = ['C', 'C#', 'D', 'Eb', 'E', 'F', 'F#', 'G', 'Ab', 'A', 'Bb', 'B'];
+
+/** How a key is shown: with proper accidentals and its enharmonic twin. */
+export const KEY_LABELS = {
+	C: 'C', 'C#': 'C♯ / D♭', D: 'D', Eb: 'E♭ / D♯', E: 'E', F: 'F',
+	'F#': 'F♯ / G♭', G: 'G', Ab: 'A♭ / G♯', A: 'A', Bb: 'B♭ / A♯', B: 'B',
+};
+
+/** Short key names for "now playing". */
+export const KEY_SHORT = {
+	C: 'C', 'C#': 'C♯', D: 'D', Eb: 'E♭', E: 'E', F: 'F',
+	'F#': 'F♯', G: 'G', Ab: 'A♭', A: 'A', Bb: 'B♭', B: 'B',
+};
+
+// Other spellings the server takes (protocol.md: a letter, any case, and an
+// optional # or b), folded to the twelve above so a select can show them.
+const ENHARMONIC = { DB: 'C#', 'D#': 'Eb', GB: 'F#', 'G#': 'Ab', 'A#': 'Bb',
+	'E#': 'F', FB: 'E', 'B#': 'C', CB: 'B' };
+
+export const MODES = ['ionian', 'dorian', 'phrygian', 'lydian', 'mixolydian', 'aeolian'];
+
+export const MODE_LABELS = {
+	ionian: 'Ionian (major)', dorian: 'Dorian', phrygian: 'Phrygian',
+	lydian: 'Lydian', mixolydian: 'Mixolydian', aeolian: 'Aeolian (minor)',
+};
+
+export const BPM_MIN = 40;
+export const BPM_MAX = 120;
+
+/** The presets' key, mode, tempo and intensity, as docs/composer.md lists them. */
+export const PRESETS = {
+	focus: { label: 'Focus', key: 'D', mode: 'dorian', bpm: 72, intensity: 0.45 },
+	meditation: { label: 'Meditation', key: 'F', mode: 'lydian', bpm: 56, intensity: 0.25 },
+	sleep: { label: 'Sleep', key: 'A', mode: 'aeolian', bpm: 44, intensity: 0.1 },
+	bright: { label: 'Bright', key: 'G', mode: 'ionian', bpm: 96, intensity: 0.7 },
+};
+
+/** The composer starts with focus when nothing else is asked for. */
+export const DEFAULTS = Object.freeze({
+	preset: 'focus', key: 'D', mode: 'dorian', bpm: 72, intensity: 0.45, volume: 0.8,
+});
+
+const STORAGE_KEY = 'auralis.settings.v1';
+
+/** The canonical spelling of a key, or null when it is none. */
+export function normalizeKey(value) {
+	if (typeof value !== 'string') return null;
+	const m = /^([A-Ga-g])([#b]?)$/.exec(value.trim());
+	if (!m) return null;
+	const name = m[1].toUpperCase() + m[2];
+	if (KEYS.includes(name)) return name;
+	return ENHARMONIC[name.toUpperCase()] ?? null;
+}
+
+/** Intensity is kept to two decimals: the slider's step and the server's taste. */
+function round2(x) {
+	return Math.round(x * 100) / 100;
+}
+
+/**
+ * A complete, valid settings object from anything (stored JSON of an older or
+ * tampered page, say): each field that is not valid falls back to its default,
+ * so a bad value can never reach the server as a query parameter.
+ */
+export function sanitize(raw) {
+	const s = { ...DEFAULTS };
+	if (!raw || typeof raw !== 'object') return s;
+	if (typeof raw.preset === 'string' && raw.preset in PRESETS) s.preset = raw.preset;
+	const key = normalizeKey(raw.key);
+	if (key) s.key = key;
+	if (MODES.includes(raw.mode)) s.mode = raw.mode;
+	if (Number.isFinite(raw.bpm)) s.bpm = Math.round(Math.min(BPM_MAX, Math.max(BPM_MIN, raw.bpm)));
+	if (Number.isFinite(raw.intensity)) s.intensity = round2(Math.min(1, Math.max(0, raw.intensity)));
+	if (Number.isFinite(raw.volume)) s.volume = round2(Math.min(1, Math.max(0, raw.volume)));
+	return s;
+}
+
+/** The settings a preset stands for, keeping what a preset does not touch (volume). */
+export function applyPreset(settings, name) {
+	const p = PRESETS[name];
+	return { ...settings, preset: name, key: p.key, mode: p.mode, bpm: p.bpm, intensity: p.intensity };
+}
+
+/** Reads the stored settings; storage that is absent, full or forbidden gives the defaults. */
+export function load(storage = globalThis.localStorage) {
+	try {
+		const text = storage?.getItem(STORAGE_KEY);
+		return sanitize(text ? JSON.parse(text) : null);
+	} catch {
+		return sanitize(null);
+	}
+}
+
+/** Stores the settings; a browser that refuses storage still plays. */
+export function save(settings, storage = globalThis.localStorage) {
+	try {
+		storage?.setItem(STORAGE_KEY, JSON.stringify(sanitize(settings)));
+		return true;
+	} catch {
+		return false;
+	}
+}
+
+/**
+ * The stream's query string: a (re)connection starts the session with these
+ * settings at once (scripts/aur-session), so a reconnect restores the music
+ * without a control round trip. The preset decides the sounds; the explicit
+ * values win over its defaults, as on the composer's command line.
+ */
+export function streamQuery(settings) {
+	const q = new URLSearchParams();
+	q.set('preset', settings.preset);
+	q.set('key', settings.key);
+	q.set('mode', settings.mode);
+	q.set('bpm', String(settings.bpm));
+	q.set('intensity', String(settings.intensity));
+	return q.toString();
+}
+
+/** "D Dorian", "F♯ Lydian". */
+export function describeHarmony(key, mode) {
+	const label = MODE_LABELS[mode] ?? mode;
+	return `${KEY_SHORT[key] ?? key} ${label.replace(/ \(.*\)$/, '')}`;
+}

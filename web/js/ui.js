@@ -1,0 +1,122 @@
+// ui.js - the parts of the page both pages share: the Play/Stop button, the
+// connection indicator, the preset buttons and the controls. Each binds one
+// piece of the DOM to an Auralis session (auralis.js) and back.
+import { KEYS, KEY_LABELS, MODES, MODE_LABELS, PRESETS, describeHarmony } from './settings.js';
+
+/** The Play/Stop button: named Play while stopped, Stop otherwise. */
+export function bindPlayButton(app, button) {
+	const label = button.querySelector('.play-label') ?? button;
+	const show = (state) => {
+		const playing = state !== 'stopped';
+		button.dataset.playing = String(playing);
+		label.textContent = playing ? 'Stop' : 'Play';
+	};
+	// A native <button>: Space and Enter press it, and a press is the user
+	// gesture that lets the AudioContext start.
+	button.addEventListener('click', () => {
+		if (app.active) app.stop();
+		else app.play();
+	});
+	app.addEventListener('state', (e) => show(e.detail.state));
+	show(app.state);
+}
+
+/** The connection indicator: a dot, the state's word, and a few words more. */
+export function bindStatus(app, root) {
+	const word = root.querySelector('.state-word');
+	const detail = root.querySelector('.state-detail');
+	const show = ({ state, detail: text }) => {
+		root.dataset.state = state;
+		document.body.dataset.state = state;
+		word.textContent = state;    // the stylesheet capitalizes it
+		detail.textContent = text || '';
+	};
+	app.addEventListener('state', (e) => show(e.detail));
+	show({ state: app.state, detail: app.stateDetail });
+}
+
+/** The preset buttons: aria-pressed marks the preset the music is built on. */
+export function bindPresets(app, root) {
+	const buttons = [...root.querySelectorAll('[data-preset]')];
+	for (const b of buttons) {
+		const p = PRESETS[b.dataset.preset];
+		b.title = `${describeHarmony(p.key, p.mode)}, ${p.bpm} BPM, intensity ${Math.round(p.intensity * 100)} %`;
+		b.addEventListener('click', () => app.choosePreset(b.dataset.preset));
+	}
+	const show = (settings) => {
+		for (const b of buttons) b.setAttribute('aria-pressed', String(b.dataset.preset === settings.preset));
+	};
+	app.addEventListener('settings', (e) => show(e.detail.settings));
+	show(app.settings);
+}
+
+/** A range input's filled part, drawn by the stylesheet from --fill. */
+function paintRange(input) {
+	const min = Number(input.min), max = Number(input.max);
+	input.style.setProperty('--fill', `${((Number(input.value) - min) / (max - min)) * 100}%`);
+}
+
+/**
+ * Key, mode, tempo, intensity and volume. Sliders speak while they move, but
+ * at most every 250 ms: a drag is one change to the listener, not forty.
+ */
+export function bindControls(app, els) {
+	const { key, mode, bpm, intensity, volume, bpmOut, intensityOut, volumeOut } = els;
+	if (key && !key.options.length) for (const k of KEYS) key.add(new Option(KEY_LABELS[k], k));
+	if (mode && !mode.options.length) for (const m of MODES) mode.add(new Option(MODE_LABELS[m], m));
+
+	// The words a screen reader says for a slider's value: "72 BPM", not "72".
+	const texts = [
+		[bpm, bpmOut, () => `${bpm.value} BPM`],
+		[intensity, intensityOut, () => `${Math.round(Number(intensity.value) * 100)} %`],
+		[volume, volumeOut, () => `${Math.round(Number(volume.value) * 100)} %`],
+	];
+	const outputs = () => {
+		for (const [input, out, text] of texts) {
+			if (!input) continue;
+			const words = text();
+			input.setAttribute('aria-valuetext', words);
+			if (out) out.value = words;
+			paintRange(input);
+		}
+	};
+	const show = (s) => {
+		if (key) key.value = s.key;
+		if (mode) mode.value = s.mode;
+		bpm.value = String(s.bpm);
+		intensity.value = String(s.intensity);
+		if (volume) volume.value = String(s.volume);
+		outputs();
+	};
+
+	key?.addEventListener('change', () => app.change({ key: key.value }));
+	mode?.addEventListener('change', () => app.change({ mode: mode.value }));
+	for (const [input, name] of [[bpm, 'bpm'], [intensity, 'intensity']]) {
+		let timer = null;
+		const send = () => {
+			clearTimeout(timer);
+			timer = null;
+			app.change({ [name]: Number(input.value) });
+		};
+		input.addEventListener('input', () => {
+			outputs();
+			if (timer === null) timer = setTimeout(send, 250);
+		});
+		input.addEventListener('change', send);
+	}
+	volume?.addEventListener('input', () => {
+		outputs();
+		app.setVolume(Number(volume.value));
+	});
+	app.addEventListener('settings', (e) => show(e.detail.settings));
+	show(app.settings);
+}
+
+/** "D Dorian", "72 BPM · intensity 45 % · Focus". */
+export function nowPlayingText(p) {
+	const preset = p.preset ? ` · ${PRESETS[p.preset].label}` : '';
+	return {
+		main: `${describeHarmony(p.key, p.mode)} · ${p.bpm} BPM`,
+		sub: `Intensity ${Math.round(p.intensity * 100)} %${preset}`,
+	};
+}
