@@ -19,6 +19,12 @@ setup() {
 	wait_no_sessions 5
 }
 
+# A test that starts a server of its own sets OWN_SERVER; it is stopped here
+# even when the test fails half-way.
+teardown() {
+	[ -z "${OWN_SERVER:-}" ] || server_stop
+}
+
 @test "a client that vanishes mid-stream with a TCP reset: its session ends within 1 s" {
 	$WS_CLIENT --url "$WS_URL" --seconds 3 --reset 1500 > out.json
 	jq -e '.audio > 10' out.json
@@ -27,6 +33,7 @@ setup() {
 }
 
 @test "a client that stops reading: memory stays bounded, the session is dropped with a reason" {
+	OWN_SERVER=1
 	AURALIS_STALL_TIMEOUT=2 server_start stall
 	python3 "$AURALIS_ROOT/tests/ws/stalled-client.py" "$WS_PORT" 60 > client.log &
 	client=$!
@@ -47,7 +54,6 @@ setup() {
 	for _ in $(seq 20); do [ -z "$(session_processes)" ] && break; sleep 0.1; done
 	[ -z "$(session_processes)" ]
 	kill "$client"
-	server_stop
 }
 
 @test "garbage and a 1 MiB line from a client are rejected; the music goes on" {
@@ -98,6 +104,7 @@ setup() {
 }
 
 @test "200 connections in a burst: the excess gets 429, the others are not harmed" {
+	OWN_SERVER=1
 	MAX_FORKS=8 server_start burst
 	$WS_CLIENT --url "$WS_URL" --seconds 6 --clients 200 > burst.json
 	jq -c '[group_by(.http_status)[] | {status: .[0].http_status, n: length}]' burst.json
@@ -107,5 +114,4 @@ setup() {
 	[ "$accepted" -ge 1 ] && [ "$accepted" -le 8 ]
 	[ $((accepted + refused)) -eq 200 ]
 	jq -e '[.[] | select(.hello != null)] | all(.seq_gaps == 0 and .audio >= 45 and .max_gap_ms < 400)' burst.json
-	server_stop
 }
