@@ -42,6 +42,7 @@
 #include "opt.h"
 #include "rng.h"
 #include "shm.h"
+#include "stop.h"
 
 #define PROTOCOL_VERSION 1
 #define LATE_NS (150 * 1000000LL)       /* a chunk sent later than due + this is late */
@@ -114,21 +115,6 @@ struct chunker {
 	uint64_t drops_told;    /* ring drops already reported */
 };
 
-static volatile sig_atomic_t stop_signal;
-
-static void
-on_signal(int sig)
-{
-	stop_signal = sig;
-}
-
-static noreturn void
-usage_error(void)
-{
-	fputs(usage_text, stderr);
-	exit(AUR_EXIT_USAGE);
-}
-
 static void
 parse_options(int argc, char **argv, struct options *opt)
 {
@@ -161,25 +147,25 @@ parse_options(int argc, char **argv, struct options *opt)
 		case 't': bad = opt_double("--stall-timeout", optarg, 0, 3600, &opt->stall_timeout); break;
 		case 'h': fputs(usage_text, stdout); exit(AUR_EXIT_OK);
 		case 'V': printf("aur-chunk %s\n", AURALIS_VERSION); exit(AUR_EXIT_OK);
-		default: usage_error();
+		default: usage_exit(usage_text);
 		}
 		if (bad)
-			usage_error();
+			usage_exit(usage_text);
 	}
 	if (optind < argc) {
 		warnf("unexpected argument '%s'", argv[optind]);
-		usage_error();
+		usage_exit(usage_text);
 	}
 	if (opt->rate * opt->chunk_ms % 1000) {
 		warnf("--chunk-ms: %ld ms is not a whole number of frames at %ld Hz",
 			opt->chunk_ms, opt->rate);
-		usage_error();
+		usage_exit(usage_text);
 	}
 	if (!opt->session && (env = getenv("AURALIS_SESSION")) && *env)
 		opt->session = env;
 	if (opt->session && (!*opt->session || strlen(opt->session) > SHM_SESSION_MAX)) {
 		warnf("--session: expected 1..%d bytes, not '%s'", SHM_SESSION_MAX, opt->session);
-		usage_error();
+		usage_exit(usage_text);
 	}
 }
 
@@ -581,17 +567,12 @@ main(int argc, char **argv)
 {
 	struct options opt;
 	struct chunker ck = { .opt = &opt };
-	struct sigaction sa = { .sa_handler = on_signal };
 	char generated[33];
 	int status;
 
 	err_init(argv[0]);
 	parse_options(argc, argv, &opt);
-	io_ignore_sigpipe();
-	/* No SA_RESTART: a signal must interrupt a blocking read. */
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	stop_on_signals();      /* no SA_RESTART: a signal interrupts a blocking read */
 	if (!opt.session) {
 		session_generate(generated);
 		opt.session = generated;

@@ -50,6 +50,7 @@
 #include "note.h"
 #include "opt.h"
 #include "shm.h"
+#include "stop.h"
 
 #define TICK_US 50000                   /* the longest silence between two lines */
 #define PREFILL_US 300000               /* written at once when a live stream starts */
@@ -154,21 +155,6 @@ struct session {
 	double client_underruns;        /* the client's count at its last stats */
 	const char *preset;             /* the last preset applied */
 };
-
-static volatile sig_atomic_t stop_signal;
-
-static void
-on_signal(int sig)
-{
-	stop_signal = sig;
-}
-
-static noreturn void
-usage_error(void)
-{
-	fputs(usage_text, stderr);
-	exit(AUR_EXIT_USAGE);
-}
 
 /* --- output --- */
 
@@ -622,15 +608,15 @@ parse_options(int argc, char **argv, struct options *opt)
 		case 'V': printf("aur-compose %s\n", AURALIS_VERSION); exit(AUR_EXIT_OK);
 		case ':':
 			warnf("option '%s' needs a value", argv[optind - 1]);
-			usage_error();
+			usage_exit(usage_text);
 		default:
 			warnf("unknown option '%s'", argv[optind - 1]);
-			usage_error();
+			usage_exit(usage_text);
 		}
 	}
 	if (optind < argc) {
 		warnf("unexpected argument '%s'", argv[optind]);
-		usage_error();
+		usage_exit(usage_text);
 	}
 
 	/* The preset first, then what was given explicitly. */
@@ -674,7 +660,7 @@ parse_options(int argc, char **argv, struct options *opt)
 		bad = 1;
 	}
 	if (bad)
-		usage_error();
+		usage_exit(usage_text);
 	if (opt->duration)
 		opt->end_us = (int64_t)(opt->duration * COMPOSE_US + 0.5);
 	if (opt->bars)
@@ -713,17 +699,6 @@ write_header(struct session *s)
 	out_text(s, line, (size_t)n);
 }
 
-static void
-signals_catch(void)
-{
-	struct sigaction sa = { .sa_handler = on_signal };
-
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	io_ignore_sigpipe();
-}
-
 int
 main(int argc, char **argv)
 {
@@ -734,7 +709,7 @@ main(int argc, char **argv)
 	parse_options(argc, argv, &opt);
 	if (!opt.seed_given)
 		opt.seed = seed_from_clock();
-	signals_catch();
+	stop_on_signals();
 
 	s.opt = &opt;
 	s.ack_fd = -1;

@@ -43,6 +43,7 @@
 #include "opt.h"
 #include "schedule.h"
 #include "shm.h"
+#include "stop.h"
 #include "soundfont.h"
 
 #define BLOCK_FRAMES 1024               /* the most rendered in one call */
@@ -113,21 +114,6 @@ struct renderer {
 	bool downstream_gone;   /* EPIPE on stdout */
 	bool failed;
 };
-
-static volatile sig_atomic_t stop_signal;
-
-static void
-on_signal(int sig)
-{
-	stop_signal = sig;
-}
-
-static noreturn void
-usage_error(void)
-{
-	fputs(usage_text, stderr);
-	exit(AUR_EXIT_USAGE);
-}
 
 /* FluidSynth's own messages, in our format; its chatter is dropped. */
 static void
@@ -517,16 +503,16 @@ parse_options(int argc, char **argv, struct options *opt)
 		case 'q': opt->quiet = true; break;
 		case 'h': fputs(usage_text, stdout); exit(AUR_EXIT_OK);
 		case 'V': printf("aur-render %s\n", AURALIS_VERSION); exit(AUR_EXIT_OK);
-		default: usage_error();
+		default: usage_exit(usage_text);
 		}
 		if (bad)
-			usage_error();
+			usage_exit(usage_text);
 	}
 	if (opt->output && !strcmp(opt->output, "-"))
 		opt->output = NULL;
 	if (opt->output && !output_format(opt->output)) {
 		warnf("--output: expected a .wav, .flac or .ogg file name, not '%s'", opt->output);
-		usage_error();
+		usage_exit(usage_text);
 	}
 }
 
@@ -583,7 +569,6 @@ main(int argc, char **argv)
 	struct options opt;
 	fluid_settings_t *settings = NULL;
 	struct progress prog = { 0 };
-	struct sigaction sa = { .sa_handler = on_signal };
 	unsigned long bad = 0;
 	unsigned long long done = 0;
 	double offset = 0;
@@ -595,7 +580,7 @@ main(int argc, char **argv)
 	nfiles = argc - optind;
 	if (!opt.output && isatty(STDOUT_FILENO)) {
 		warnf("will not write raw audio to a terminal; use -o FILE or a pipe");
-		usage_error();
+		usage_exit(usage_text);
 	}
 	/* Open every input first, so a missing file costs no rendering. */
 	for (int i = optind; i < argc; i++) {
@@ -628,10 +613,7 @@ main(int argc, char **argv)
 	for (int ch = 0; ch < 16; ch++)
 		fluid_synth_cc(r.synth, ch, 91, 100);
 
-	io_ignore_sigpipe();
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	stop_on_signals();
 	if (opt.output && open_output(&r, opt.output, opt.rate) < 0)
 		return AUR_EXIT_FAILURE;
 

@@ -53,6 +53,7 @@
 #include "opt.h"
 #include "shm.h"
 #include "soundfont.h"
+#include "stop.h"
 
 #define BLOCK_FRAMES 1024               /* aur-render's largest block (cmd/aur-render.c) */
 #define LATE_PERCENT 1                  /* degraded above 1 % late chunks */
@@ -1377,13 +1378,6 @@ on_mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* --- start and stop --- */
 
-static noreturn void
-usage_error(void)
-{
-	fputs(usage_text, stderr);
-	exit(AUR_EXIT_USAGE);
-}
-
 /* Adds the origins of a --cors-origin LIST; false for a malformed one. */
 static bool
 origins_add(char *list)
@@ -1449,14 +1443,14 @@ parse_options(int argc, char **argv)
 		case 't': bad = opt_long("--threads", optarg, 1, 64, &opt.threads); break;
 		case 'h': fputs(usage_text, stdout); exit(AUR_EXIT_OK);
 		case 'V': printf("aur-stat %s\n", AURALIS_VERSION); exit(AUR_EXIT_OK);
-		default: usage_error();
+		default: usage_exit(usage_text);
 		}
 		if (bad)
-			usage_error();
+			usage_exit(usage_text);
 	}
 	if (optind < argc) {
 		warnf("unexpected argument '%s'", argv[optind]);
-		usage_error();
+		usage_exit(usage_text);
 	}
 }
 
@@ -1486,7 +1480,7 @@ listen_socket(char *url, size_t urllen, unsigned *port)
 	if (getaddrinfo(host, service, &hints, &ai) != 0) {
 		warnf("--address: expected an IPv4 or IPv6 address such as 127.0.0.1 or ::1, not '%s'",
 		    opt.address);
-		usage_error();
+		usage_exit(usage_text);
 	}
 	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)

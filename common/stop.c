@@ -1,0 +1,33 @@
+#include "stop.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "err.h"
+#include "io.h"
+
+volatile sig_atomic_t stop_signal;
+
+static void
+on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+void
+stop_on_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	io_ignore_sigpipe();
+}
+
+void
+usage_exit(const char *usage)
+{
+	fputs(usage, stderr);
+	exit(AUR_EXIT_USAGE);
+}

@@ -1,0 +1,25 @@
+/*
+ * stop.h - how a tool is asked to stop.
+ *
+ * SIGINT and SIGTERM only set stop_signal (the handler does nothing else);
+ * the tool looks at it in its loop, finishes the block it has, and exits
+ * with 128 + stop_signal.  The handlers are installed without SA_RESTART,
+ * so a blocked read or write returns EINTR and the loop sees the flag.
+ * SIGPIPE is ignored: a closed downstream shows up as EPIPE.
+ */
+#ifndef AUR_STOP_H
+#define AUR_STOP_H
+
+#include <signal.h>
+#include <stdnoreturn.h>
+
+/* The signal that asked the tool to stop, or 0. */
+extern volatile sig_atomic_t stop_signal;
+
+/* Installs the handlers described above. */
+void stop_on_signals(void);
+
+/* Prints usage (the tool's usage text) on stderr and exits with AUR_EXIT_USAGE. */
+noreturn void usage_exit(const char *usage);
+
+#endif
