@@ -256,6 +256,11 @@ object_parse(struct reason *why, json_t *obj, struct control_msg *msg)
 			reject(why, "id must be an integer, not %s", text);
 			return false;
 		}
+		if (json_integer_value(id) > CONTROL_ID_MAX || json_integer_value(id) < -CONTROL_ID_MAX) {
+			json_quote(id, text, sizeof text);
+			reject(why, "id %s is out of -%lld..%lld", text, CONTROL_ID_MAX, CONTROL_ID_MAX);
+			return false;
+		}
 		msg->has_id = true;
 		msg->id = json_integer_value(id);
 	}

@@ -10,6 +10,9 @@
 #ifndef AUR_CONTROL_H
 #define AUR_CONTROL_H
 
+/* Ids a browser can hold exactly (JavaScript's safe integers). */
+#define CONTROL_ID_MAX 9007199254740991LL
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -54,7 +54,8 @@
 #define HEADER_SIZE 4096
 #define SESSION_WORDS ((SHM_SESSION_MAX + 8) / 8)
 #define DETAIL_WORDS ((SHM_DETAIL_MAX + 8) / 8)
-#define OPEN_WAIT_NS 1000000000 /* how long an opener waits for the magic */
+#define OPEN_WAIT_NS 1000000000 /* how long a tool waits for the magic */
+#define READ_WAIT_NS 20000000   /* how long a reader (aur-stat) waits: it must answer */
 #define READ_TRIES 1000         /* a slot read again while it changes hands */
 
 enum slot_state { STATE_FREE = 0, STATE_CLAIMING = 1, STATE_LIVE = 2 };
@@ -277,12 +278,16 @@ segment_create(int fd, const char *name, char *err, size_t errlen)
 	return hdr;
 }
 
-/* The opener's half: wait for the magic, then check the layout. */
+/*
+ * The opener's half: wait up to wait_ns for the magic, then check the
+ * layout.  A creator takes microseconds; a segment whose creator died
+ * before it finished never gets one.
+ */
 static struct shm_header *
-segment_attach(int fd, const char *name, char *err, size_t errlen)
+segment_attach(int fd, const char *name, int64_t wait_ns, char *err, size_t errlen)
 {
 	const char *base = name + 1;
-	int64_t deadline = clock_now_ns() + OPEN_WAIT_NS;
+	int64_t deadline = clock_now_ns() + wait_ns;
 	struct shm_header *hdr;
 	struct stat st;
 	uint64_t magic = 0;
@@ -385,7 +390,7 @@ segment_open(const char *name, bool create, char *err, size_t errlen)
 			}
 			goto sys_error;
 		}
-		hdr = segment_attach(fd, name, err, errlen);
+		hdr = segment_attach(fd, name, create ? OPEN_WAIT_NS : READ_WAIT_NS, err, errlen);
 		if (hdr && fstat(fd, &st) < 0)
 			memset(&st, 0, sizeof st);
 		close(fd);
@@ -633,6 +638,8 @@ shm_attach(enum shm_role role, const char *session)
 
 	if (attached_slot)
 		return attached_slot;
+	if (!strcmp(name, "off"))
+		return NULL;            /* AURALIS_SHM=off: no counters, on purpose */
 	if (!(attached_seg = shm_segment_open(name, err, sizeof err))) {
 		warnf("%s; going on without counters", err);
 		return NULL;

@@ -152,7 +152,8 @@ void shm_release(struct shm_slot *slot);
  * What a tool calls once at start: opens shm_default_name(), claims a slot
  * and releases it at exit (atexit).  On any failure it warns once,
  * "prog: shared memory /auralis: ...; going on without counters", and
- * returns NULL, which every shm_* writer accepts.
+ * returns NULL, which every shm_* writer accepts.  AURALIS_SHM=off returns
+ * NULL without a word: a run that must not count.
  */
 struct shm_slot *shm_attach(enum shm_role role, const char *session);
 

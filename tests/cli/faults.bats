@@ -22,6 +22,7 @@ setup() {
 # A test that starts a server of its own sets OWN_SERVER; it is stopped here
 # even when the test fails half-way.
 teardown() {
+	[ -z "${CLIENT:-}" ] || kill "$CLIENT" 2>/dev/null || true
 	[ -z "${OWN_SERVER:-}" ] || server_stop
 }
 
@@ -35,8 +36,8 @@ teardown() {
 @test "a client that stops reading: memory stays bounded, the session is dropped with a reason" {
 	OWN_SERVER=1
 	AURALIS_STALL_TIMEOUT=2 server_start stall
-	python3 "$AURALIS_ROOT/tests/ws/stalled-client.py" "$WS_PORT" 60 > client.log &
-	client=$!
+	python3 "$AURALIS_ROOT/tests/ws/stalled-client.py" "$WS_PORT" 60 > client.log 3>&- &
+	CLIENT=$!
 	sleep 2
 	grep -q "HTTP/1.1 101" client.log
 	rss() { awk '/^VmRSS/ { print $2 }' "/proc/$WS_PID/status"; }
@@ -53,7 +54,6 @@ teardown() {
 	# Every process of the session is gone.
 	for _ in $(seq 20); do [ -z "$(session_processes)" ] && break; sleep 0.1; done
 	[ -z "$(session_processes)" ]
-	kill "$client"
 }
 
 @test "garbage and a 1 MiB line from a client are rejected; the music goes on" {
@@ -69,15 +69,15 @@ teardown() {
 }
 
 @test "aur-render killed mid-session: the session ends, slots are reclaimed, counters add up" {
-	$WS_CLIENT --url "$WS_URL" --seconds 4 > out.json &
-	client=$!
+	$WS_CLIENT --url "$WS_URL" --seconds 4 > out.json 3>&- &
+	CLIENT=$!
 	sleep 1.5
 	render=$(for p in $(session_processes); do
 		if [ "$(cat /proc/$p/comm)" = aur-render ]; then echo "$p"; fi; done)
 	[ -n "$render" ]
 	kill -KILL $render
 	wait_no_sessions 1
-	wait "$client"
+	wait "$CLIENT"
 	jq -e '.closed_by_server and .audio >= 10' out.json
 	# The killed process's slot is dead until the next claimer reclaims it.
 	$WS_CLIENT --url "$WS_URL" --seconds 1 > next.json
@@ -91,12 +91,12 @@ teardown() {
 }
 
 @test "the shared-memory segment removed while running: streams go on, a new one is made" {
-	$WS_CLIENT --url "$WS_URL" --seconds 3 > out.json &
-	client=$!
+	$WS_CLIENT --url "$WS_URL" --seconds 3 > out.json 3>&- &
+	CLIENT=$!
 	sleep 1
 	rm "/dev/shm/${AURALIS_SHM#/}"
 	$WS_CLIENT --url "$WS_URL" --seconds 1.5 > second.json
-	wait "$client"
+	wait "$CLIENT"
 	jq -e '.seq_gaps == 0 and .audio >= 27 and .max_gap_ms < 300' out.json
 	jq -e '.audio > 10' second.json
 	[ -e "/dev/shm/${AURALIS_SHM#/}" ]

@@ -28,13 +28,13 @@ teardown() {
 @test "scripts/run serves the page and the stream; SIGTERM stops everything it started" {
 	port=$(free_port)
 	stat_port=$(free_port)
-	"$AURALIS_ROOT/scripts/run" --port "$port" --stat-port "$stat_port" > run.log 2>&1 &
+	"$AURALIS_ROOT/scripts/run" --port "$port" --stat-port "$stat_port" > run.log 2>&1 3>&- &
 	RUN_PID=$!
 	for _ in $(seq 300); do grep -q "listening on" run.log && break; sleep 0.1; done
 	cat run.log
 	grep -q "auralis: listening on http://127.0.0.1:$port/" run.log
 	curl -sf "http://127.0.0.1:$port/" | grep -q '<title>Auralis'
-	node "$AURALIS_ROOT/tests/ws/client.mjs" --url "ws://127.0.0.1:$port/stream" --seconds 1.5 > out.json &
+	node "$AURALIS_ROOT/tests/ws/client.mjs" --url "ws://127.0.0.1:$port/stream" --seconds 1.5 > out.json 3>&- &
 	client=$!
 	sleep 1
 	[ -n "$(pgrep -f "^$AURALIS_BUILD/aur-compose --live")" ]

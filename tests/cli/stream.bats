@@ -85,17 +85,20 @@ setup() {
 
 @test "when the listener leaves, every process of its session is gone within 1 s" {
 	wait_no_sessions 5
-	$WS_CLIENT --url "$WS_URL" --seconds 2 > out.json &
+	$WS_CLIENT --url "$WS_URL" --seconds 2 > out.json 3>&- &
 	client=$!
 	sleep 1
 	[ -n "$(sessions)" ]
 	[ "$(session_processes | wc -l)" -ge 4 ]
+	# The session's FIFO directory is gone as soon as its pipeline runs.
+	# (websocketd passes no TMPDIR: sessions use /tmp)
+	[ -z "$(find /tmp -maxdepth 1 -name 'auralis-session.*' -newer out.json)" ]
 	wait "$client"
 	wait_no_sessions 1
 }
 
 @test "websocketd's SIGTERM to a session ends all of its processes" {
-	$WS_CLIENT --url "$WS_URL" --seconds 3 > out.json &
+	$WS_CLIENT --url "$WS_URL" --seconds 3 > out.json 3>&- &
 	client=$!
 	sleep 1
 	session=$(sessions)

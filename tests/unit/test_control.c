@@ -57,6 +57,10 @@ static const struct bad_case bad_cases[] = {
 	{ "{\"id\":10}", "a message needs a type (control, preset or stats)", "10" },
 	{ "{\"type\":\"control\",\"id\":\"x\"}", "id must be an integer, not 'x'", "null" },
 	{ "{\"type\":\"control\",\"id\":1.5}", "id must be an integer, not 1.5", "null" },
+	{ "{\"type\":\"control\",\"id\":9007199254740992}",
+	  "id 9007199254740992 is out of -9007199254740991..9007199254740991", "null" },
+	{ "{\"type\":\"control\",\"id\":-9223372036854775808}",
+	  "id -9223372036854775808 is out of -9007199254740991..9007199254740991", "null" },
 	{ "{\"type\":\"stats\",\"id\":11,\"buffer_ms\":-5}", "buffer_ms -5 is below 0", "11" },
 	{ "{\"type\":\"stats\",\"latency_ms\":-0.25}", "latency_ms -0.25 is below 0", "null" },
 	{ "{\"type\":\"stats\",\"jitter_ms\":-1e-300}", "jitter_ms -1e-300 is below 0", "null" },
@@ -156,8 +160,11 @@ test_good_lines(void)
 	CHECK(!m.has_id && m.given == (CONTROL_BPM | CONTROL_INTENSITY));
 	CHECK(m.bpm == 40 && m.intensity == 1);
 
-	CHECK(parse_good("{\"type\":\"control\",\"id\":-9223372036854775808}", &m) == 1);
-	CHECK(m.has_id && m.id == INT64_MIN && m.given == 0);
+	/* The extremes a browser can hold exactly are ids; past them, no. */
+	CHECK(parse_good("{\"type\":\"control\",\"id\":-9007199254740991}", &m) == 1);
+	CHECK(m.has_id && m.id == -CONTROL_ID_MAX && m.given == 0);
+	CHECK(parse_good("{\"type\":\"control\",\"id\":9007199254740991}", &m) == 1);
+	CHECK(m.has_id && m.id == CONTROL_ID_MAX);
 
 	CHECK(parse_good("{\"type\":\"preset\",\"id\":8,\"name\":\"SLEEP\"}", &m) == 1);
 	CHECK(m.type == CONTROL_PRESET && m.id == 8);
