@@ -235,3 +235,13 @@ setup() {
 	awk -v d="$(seconds cut.wav)" 'BEGIN { exit !(d >= 2.99 && d <= 3.01) }'
 	sox cut.wav -n stats
 }
+
+@test "aur-compose --duration 600 | aur-render -o ambient.wav: ten minutes of music" {
+	"$AUR_COMPOSE" --seed 3 --duration 600 | "$AUR_RENDER" -o ambient.wav
+	d=$(seconds ambient.wav)
+	echo "ambient.wav: $d s"
+	# The music, then the release and reverb tail: seconds, not minutes.
+	awk -v d="$d" 'BEGIN { exit !(d > 600 && d < 615) }'
+	peak=$(peak_db ambient.wav)
+	awk -v p="$peak" 'BEGIN { exit !(p > -30 && p < -0.5) }'
+}
