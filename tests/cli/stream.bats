@@ -73,6 +73,9 @@ setup() {
 	jq -e '.errors[0].message | startswith("--preset: ")' bad.json
 	$WS_CLIENT --url "$WS_URL?key=%3Bls" --seconds 1.5 > evil.json
 	jq -e '.errors[0].message == "query parameter key: '"'"';ls'"'"' is not a valid value"' evil.json
+	# Control bytes are not echoed into the JSON.
+	$WS_CLIENT --url "$WS_URL?mode=a%01%0a%22b" --seconds 1.5 > ctl.json
+	jq -e '.parse_errors == 0 and .errors[0].message == "query parameter mode: '"'"'a??\"b'"'"' is not a valid value"' ctl.json
 }
 
 @test "ten listeners at once each get their own uninterrupted stream" {
