@@ -277,6 +277,14 @@ control_time(const struct composer *c, int64_t at_us)
 	return at_us;
 }
 
+/* A control heard at once: the next step is at its time (kept in range). */
+static void
+control_regrid(struct composer *c, int64_t at_us)
+{
+	if (!c->closing)
+		grid_anchor(c, control_time(c, at_us));
+}
+
 /* --- harmony --- */
 
 /* The tone `above` degrees over degree's root, in semitones above the tonic. */
@@ -895,13 +903,11 @@ composer_set_harmony(struct composer *c, int key, enum compose_mode mode, int64_
 {
 	if (c->next_us < 0 || (key == c->p.key && mode == c->p.mode))
 		return;
-	at_us = control_time(c, at_us);
 	c->p.key = key;
 	c->p.mode = mode;
 	c->scale = compose_scale_mask(key, mode);
 	c->restart = true;
-	if (!c->closing)
-		grid_anchor(c, at_us);
+	control_regrid(c, at_us);
 }
 
 void
@@ -909,12 +915,10 @@ composer_set_bpm(struct composer *c, double bpm, int64_t at_us)
 {
 	if (c->next_us < 0 || bpm == c->p.bpm)
 		return;
-	at_us = control_time(c, at_us);
 	c->p.bpm = bpm;
 	c->slot_us = 30.0 * COMPOSE_US / bpm;
 	c->refresh = true;
-	if (!c->closing)
-		grid_anchor(c, at_us);
+	control_regrid(c, at_us);
 }
 
 void
@@ -922,11 +926,9 @@ composer_set_intensity(struct composer *c, double intensity, int64_t at_us)
 {
 	if (c->next_us < 0 || intensity == c->p.intensity)
 		return;
-	at_us = control_time(c, at_us);
 	c->p.intensity = intensity;
 	c->refresh = true;
-	if (!c->closing)
-		grid_anchor(c, at_us);
+	control_regrid(c, at_us);
 }
 
 void

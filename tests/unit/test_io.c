@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,12 +22,43 @@ on_alarm(int sig)
 	stop = sig;
 }
 
+/*
+ * Forks a reader of the pipe fds that reads to the end and exits 0 when it
+ * got exactly expect bytes; closes the parent's read end.
+ */
+static pid_t
+reader_start(int fds[2], size_t expect)
+{
+	pid_t child = fork();
+
+	if (child == 0) {
+		char buf[4096];
+		size_t total = 0;
+		ssize_t n;
+
+		close(fds[1]);
+		while ((n = read(fds[0], buf, sizeof buf)) > 0)
+			total += (size_t)n;
+		_exit(total == expect ? 0 : 1);
+	}
+	close(fds[0]);
+	return child;
+}
+
+static bool
+reader_got_all(pid_t child)
+{
+	int status;
+
+	return waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 int
 main(void)
 {
 	static char big[1 << 20];
 	struct sigaction sa = { .sa_handler = on_alarm };
-	int fds[2], status;
+	int fds[2];
 	int64_t t0, took_ms;
 	pid_t child;
 
@@ -36,20 +68,10 @@ main(void)
 
 	/* 1 MiB through a 64 KiB pipe: many short writes, all of it arrives. */
 	CHECK(pipe(fds) == 0);
-	if ((child = fork()) == 0) {
-		char buf[4096];
-		size_t total = 0;
-		ssize_t n;
-
-		close(fds[1]);
-		while ((n = read(fds[0], buf, sizeof buf)) > 0)
-			total += (size_t)n;
-		_exit(total == sizeof big ? 0 : 1);
-	}
-	close(fds[0]);
+	child = reader_start(fds, sizeof big);
 	CHECK(write_full(fds[1], big, sizeof big) == 0);
 	close(fds[1]);
-	CHECK(waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK(reader_got_all(child));
 
 	/* A reader that never reads: the signal ends the blocked write soon. */
 	CHECK(pipe(fds) == 0);
@@ -66,21 +88,11 @@ main(void)
 
 	/* Once stopped, a reader that goes on reading still gets everything. */
 	CHECK(pipe(fds) == 0);
-	if ((child = fork()) == 0) {
-		char buf[4096];
-		size_t total = 0;
-		ssize_t n;
-
-		close(fds[1]);
-		while ((n = read(fds[0], buf, sizeof buf)) > 0)
-			total += (size_t)n;
-		_exit(total == sizeof big ? 0 : 1);
-	}
-	close(fds[0]);
+	child = reader_start(fds, sizeof big);
 	stop = SIGTERM;
 	CHECK(write_full_or_stop(fds[1], big, sizeof big, &stop) == 0);
 	close(fds[1]);
-	CHECK(waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK(reader_got_all(child));
 
 	/* A reader that stops reading: ETIMEDOUT after the stall time. */
 	CHECK(pipe(fds) == 0);
