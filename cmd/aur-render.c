@@ -14,6 +14,11 @@
  * goes out whenever the reader would block, so a live pipe hears each
  * event as soon as it is read; nothing is held back to fill a block.
  *
+ * FluidSynth renders each MIDI channel dry into a stereo pair of its own;
+ * common/mix.c gives each its level, filter and reverb send, runs the
+ * reverb and the DC blocker (docs/sound.md).  A channel may take its
+ * programs from a SoundFont of its own (--soundfont CH,...:FILE).
+ *
  * At `end` (or the end of the input) every sounding note is released and
  * the tail is rendered until the signal has stayed below -70 dBFS for
  * half a second, or --tail seconds have passed.
@@ -39,6 +44,7 @@
 #include "config.h"
 #include "err.h"
 #include "io.h"
+#include "mix.h"
 #include "note.h"
 #include "opt.h"
 #include "schedule.h"
@@ -46,11 +52,12 @@
 #include "stop.h"
 #include "soundfont.h"
 
-#define BLOCK_FRAMES 1024               /* the most rendered in one call */
+#define BLOCK_FRAMES MIX_BLOCK_MAX      /* the most rendered in one call */
 #define OUT_BUF_FRAMES 16384            /* raw output buffered before a write */
 #define QUIET_LEVEL 10                  /* |sample| <= this is below -70 dBFS */
 #define QUIET_SECONDS 0.5
 #define SOFT_KNEE 0.708f                /* -3 dBFS */
+#define FONTS_MAX 8                     /* --soundfont given at most this often */
 
 static const char usage_text[] =
 	"usage: aur-render [options] [FILE...]\n"
@@ -62,18 +69,22 @@ static const char usage_text[] =
 	"options:\n"
 	"  -o, --output FILE     write FILE (.wav, .flac, .ogg) instead of raw PCM\n"
 	"  -r, --rate HZ         sample rate, 8000..192000 (default 44100)\n"
-	"  -s, --soundfont FILE  SoundFont (.sf2) to use (see below)\n"
-	"  -p, --polyphony N     voices at once, 1..1024 (default 32)\n"
-	"  -g, --gain G          synthesizer gain, 0..10 (default 1.5)\n"
+	"  -s, --soundfont [CH,...:]FILE\n"
+	"                        SoundFont (.sf2, .sf3) to use (see below); with\n"
+	"                        channels, those channels take their programs\n"
+	"                        from FILE (repeatable, e.g. 0:piano.sf2)\n"
+	"  -p, --polyphony N     voices at once, 1..1024 (default 256)\n"
+	"  -g, --gain G          synthesizer gain, 0..10 (default 1.0)\n"
 	"      --piano PROGRAM   General MIDI program of channel 0 (default 0, piano)\n"
 	"      --pad PROGRAM     General MIDI program of channel 1 (default 89, warm pad)\n"
-	"      --no-reverb       turn the reverb off\n"
+	"      --no-reverb       the dry sound only, no reverb\n"
 	"  -t, --tail SECONDS    longest tail after the end, 0..600 (default 10)\n"
 	"  -q, --quiet           no progress on standard error\n"
 	"  -h, --help            show this help\n"
 	"  -V, --version         show the version\n"
 	"\n"
-	"SoundFont: --soundfont, else $AURALIS_SOUNDFONT, else the first\n"
+	"SoundFont for every channel not given one: the last --soundfont without\n"
+	"channels, else $AURALIS_SOUNDFONT, else the first\n"
 	"soundfonts/*.sf2 of the source tree, else /usr/share/sounds/sf2/FluidR3_GM.sf2,\n"
 	"else /usr/share/sounds/sf2/default-GM.sf2 ($AURALIS_SOUNDFONT_SEARCH, a\n"
 	"colon-separated list of files and globs, replaces those last three).\n"
@@ -82,9 +93,17 @@ static const char usage_text[] =
 	"1 runtime failure, 2 usage, 3 bad note data (every bad line is reported),\n"
 	"4 cannot open an input, 5 no usable SoundFont, 130/143 interrupted.\n";
 
+/* A --soundfont: a file, and the channels that take their programs from it. */
+struct font_choice {
+	const char *path;
+	unsigned channels;      /* bit per channel; 0: every channel not bound elsewhere */
+};
+
 struct options {
 	const char *output;
-	const char *soundfont;
+	const char *soundfont;  /* the last --soundfont without channels, or NULL */
+	struct font_choice fonts[FONTS_MAX];
+	int nfonts;
 	long rate;
 	long polyphony;
 	double gain;
@@ -97,11 +116,14 @@ struct options {
 struct renderer {
 	const struct options *opt;
 	fluid_synth_t *synth;
+	struct mix *mix;
+	int font_of[16];        /* SoundFont id bound to each channel; -1: the default */
 	int64_t frame;          /* frames rendered so far */
 	int sounding[16][128];  /* how many notes hold each key */
 
 	struct note_queue offs; /* note-offs scheduled by `note` events */
 
+	float dry[2 * MIX_CHANNELS][BLOCK_FRAMES];   /* FluidSynth's output, a pair a channel */
 	float left[BLOCK_FRAMES], right[BLOCK_FRAMES];
 	int16_t out[OUT_BUF_FRAMES * 2];
 	size_t out_frames;      /* buffered for stdout */
@@ -196,13 +218,19 @@ static void
 synth_block(struct renderer *r, size_t n)
 {
 	int64_t started = clock_now_ns();
+	float *dry[2 * MIX_CHANNELS];
 
-	if (fluid_synth_write_float(r->synth, (int)n, r->left, 0, 1, r->right, 0, 1) != FLUID_OK) {
+	/* fluid_synth_process adds to what the buffers hold. */
+	for (int i = 0; i < 2 * MIX_CHANNELS; i++) {
+		dry[i] = r->dry[i];
+		memset(dry[i], 0, n * sizeof dry[i][0]);
+	}
+	if (fluid_synth_process(r->synth, (int)n, 0, NULL, 2 * MIX_CHANNELS, dry) != FLUID_OK) {
 		warnf("fluidsynth failed to render");
-		memset(r->left, 0, sizeof r->left);
-		memset(r->right, 0, sizeof r->right);
+		memset(r->dry, 0, sizeof r->dry);
 		r->failed = true;
 	}
+	mix_process(r->mix, dry, n, r->left, r->right);
 	shm_observe_us(r->slot, SHM_HIST_RENDER, (clock_now_ns() - started) / 1000);
 	if (fluid_synth_get_active_voice_count(r->synth) > r->voices_max)
 		r->voices_max = fluid_synth_get_active_voice_count(r->synth);
@@ -306,6 +334,9 @@ frame_at(const struct renderer *r, double t)
 static int
 set_program(struct renderer *r, int channel, int bank, int program)
 {
+	if (r->font_of[channel] >= 0)
+		return fluid_synth_program_select(r->synth, channel, r->font_of[channel],
+		    bank, program) == FLUID_OK ? 0 : -1;
 	if (fluid_synth_bank_select(r->synth, channel, bank) != FLUID_OK ||
 	    fluid_synth_program_change(r->synth, channel, program) != FLUID_OK)
 		return -1;
@@ -349,6 +380,8 @@ apply_event(struct renderer *r, const struct note_event *ev, double t, char *err
 		key_release(r, ev->channel, ev->a);
 		break;
 	case NOTE_CC:
+		if (ev->a == 91)        /* the reverb is ours: the send follows CC 91 */
+			mix_set_send_cc(r->mix, ev->channel, ev->b);
 		fluid_synth_cc(r->synth, ev->channel, ev->a, ev->b);
 		break;
 	case NOTE_TICK:
@@ -394,7 +427,7 @@ progress_show(struct progress *p, const struct renderer *r, unsigned long long d
 /* --- setup --- */
 
 static fluid_synth_t *
-synth_new(const struct options *opt, fluid_settings_t **settings_out, const char *soundfont)
+synth_new(const struct options *opt, fluid_settings_t **settings_out)
 {
 	fluid_settings_t *s = new_fluid_settings();
 	fluid_synth_t *synth;
@@ -406,13 +439,11 @@ synth_new(const struct options *opt, fluid_settings_t **settings_out, const char
 	fluid_settings_setnum(s, "synth.gain", opt->gain);
 	fluid_settings_setint(s, "synth.threadsafe-api", 0);
 	fluid_settings_setint(s, "synth.cpu-cores", 1);
+	/* Every channel dry into a pair of its own: the mix does the rest. */
+	fluid_settings_setint(s, "synth.audio-channels", MIX_CHANNELS);
+	fluid_settings_setint(s, "synth.audio-groups", MIX_CHANNELS);
 	fluid_settings_setint(s, "synth.chorus.active", 0);
-	fluid_settings_setint(s, "synth.reverb.active", opt->reverb);
-	/* A large, fairly bright room: a tail of about three seconds. */
-	fluid_settings_setnum(s, "synth.reverb.room-size", 0.85);
-	fluid_settings_setnum(s, "synth.reverb.damp", 0.35);
-	fluid_settings_setnum(s, "synth.reverb.width", 1.0);
-	fluid_settings_setnum(s, "synth.reverb.level", 0.9);
+	fluid_settings_setint(s, "synth.reverb.active", 0);
 	/* Only the selected presets' samples are loaded, not the whole font. */
 	fluid_settings_setint(s, "synth.dynamic-sample-loading", 1);
 	fluid_settings_setint(s, "synth.lock-memory", 0);
@@ -421,14 +452,74 @@ synth_new(const struct options *opt, fluid_settings_t **settings_out, const char
 		delete_fluid_settings(s);
 		return NULL;
 	}
-	if (fluid_synth_sfload(synth, soundfont, 1) == FLUID_FAILED) {
-		delete_fluid_synth(synth);
-		delete_fluid_settings(s);
-		warnf("%s: not a usable SoundFont", soundfont);
-		exit(AUR_EXIT_NOSOUNDFONT);
-	}
 	*settings_out = s;
 	return synth;
+}
+
+/*
+ * Loads the SoundFonts: those bound to channels first, the default last,
+ * so that it is on top of FluidSynth's stack for every other channel.
+ * Returns 0, or AUR_EXIT_NOSOUNDFONT with the reason reported.
+ */
+static int
+fonts_load(struct renderer *r, const char *default_font)
+{
+	const struct options *opt = r->opt;
+
+	for (int ch = 0; ch < 16; ch++)
+		r->font_of[ch] = -1;
+	for (int i = 0; i < opt->nfonts; i++) {
+		const struct font_choice *f = &opt->fonts[i];
+		int id;
+
+		if (!f->channels)
+			continue;
+		id = fluid_synth_sfload(r->synth, f->path, 0);
+		if (id == FLUID_FAILED) {
+			warnf("%s: not a usable SoundFont", f->path);
+			return AUR_EXIT_NOSOUNDFONT;
+		}
+		for (int ch = 0; ch < 16; ch++)
+			if (f->channels >> ch & 1)
+				r->font_of[ch] = id;
+	}
+	if (fluid_synth_sfload(r->synth, default_font, 0) == FLUID_FAILED) {
+		warnf("%s: not a usable SoundFont", default_font);
+		return AUR_EXIT_NOSOUNDFONT;
+	}
+	return 0;
+}
+
+/*
+ * Parses a --soundfont argument, "FILE" or "CH[,CH...]:FILE" with channels
+ * 0..15.  Returns 0, or -1 with the reason reported.
+ */
+static int
+font_choice_parse(const char *arg, struct font_choice *f)
+{
+	const char *p = arg, *colon = strchr(arg, ':');
+
+	f->path = arg;
+	f->channels = 0;
+	if (!colon || strspn(arg, "0123456789,") != (size_t)(colon - arg))
+		return 0;               /* a plain file name */
+	while (p < colon) {
+		char *end;
+		long ch = strtol(p, &end, 10);
+
+		if (end == p || ch < 0 || ch > 15 || (*end != ',' && end != colon)) {
+			warnf("--soundfont: expected channels 0..15 before ':', as in 0,2:piano.sf2, not '%s'", arg);
+			return -1;
+		}
+		f->channels |= 1u << ch;
+		p = *end == ',' ? end + 1 : end;
+	}
+	if (!colon[1]) {
+		warnf("--soundfont: no file after '%.*s'", (int)(colon - arg + 1), arg);
+		return -1;
+	}
+	f->path = colon + 1;
+	return 0;
 }
 
 /* The libsndfile format for an output file name, or 0. */
@@ -484,7 +575,7 @@ parse_options(int argc, char **argv, struct options *opt)
 	int c;
 
 	*opt = (struct options){
-		.rate = 44100, .polyphony = 32, .gain = 1.5, .piano = 0, .pad = 89,
+		.rate = 44100, .polyphony = 256, .gain = 1.0, .piano = 0, .pad = 89,
 		.reverb = true, .tail = 10,
 	};
 	while ((c = getopt_long(argc, argv, "o:r:s:p:g:t:qhV", longopts, NULL)) != -1) {
@@ -492,7 +583,16 @@ parse_options(int argc, char **argv, struct options *opt)
 
 		switch (c) {
 		case 'o': opt->output = optarg; break;
-		case 's': opt->soundfont = optarg; break;
+		case 's':
+			if (opt->nfonts == FONTS_MAX) {
+				warnf("--soundfont: at most %d", FONTS_MAX);
+				bad = 1;
+			} else if (font_choice_parse(optarg, &opt->fonts[opt->nfonts]) < 0) {
+				bad = 1;
+			} else if (!opt->fonts[opt->nfonts++].channels) {
+				opt->soundfont = opt->fonts[opt->nfonts - 1].path;
+			}
+			break;
 		case 'r': bad = opt_long("--rate", optarg, 8000, 192000, &opt->rate); break;
 		case 'p': bad = opt_long("--polyphony", optarg, 1, 1024, &opt->polyphony); break;
 		case 'g': bad = opt_double("--gain", optarg, 0, 10, &opt->gain); break;
@@ -567,6 +667,7 @@ main(int argc, char **argv)
 {
 	static struct renderer r;       /* large buffers: not on the stack */
 	struct options opt;
+	struct mix_settings mix;
 	fluid_settings_t *settings = NULL;
 	struct progress prog = { 0 };
 	unsigned long bad = 0;
@@ -601,13 +702,25 @@ main(int argc, char **argv)
 			warnf("%s:", opt.soundfont ? opt.soundfont : getenv("AURALIS_SOUNDFONT"));
 		return AUR_EXIT_NOSOUNDFONT;
 	}
+	for (int i = 0; i < opt.nfonts; i++) {
+		if (opt.fonts[i].channels && access(opt.fonts[i].path, R_OK) != 0) {
+			warnf("%s:", opt.fonts[i].path);
+			return AUR_EXIT_NOSOUNDFONT;
+		}
+	}
 	r.opt = &opt;
-	r.synth = synth_new(&opt, &settings, soundfont);
-	if (!r.synth) {
+	mix_defaults(&mix, (double)opt.rate);
+	mix.reverb = opt.reverb;
+	r.mix = mix_new(&mix);
+	r.synth = synth_new(&opt, &settings);
+	if (!r.synth || !r.mix) {
 		warnf("cannot start the synthesizer");
 		return AUR_EXIT_FAILURE;
 	}
-	/* The Auralis defaults: a piano over a pad, both with a generous reverb send. */
+	status = fonts_load(&r, soundfont);
+	if (status)
+		return status;
+	/* The Auralis defaults: a piano over a pad. */
 	if (set_program(&r, 0, 0, (int)opt.piano) < 0 || set_program(&r, 1, 0, (int)opt.pad) < 0)
 		warnf("%s: lacks the default programs %ld and %ld", soundfont, opt.piano, opt.pad);
 	for (int ch = 0; ch < 16; ch++)
@@ -670,6 +783,7 @@ main(int argc, char **argv)
 		    r.voices_max);
 	delete_fluid_synth(r.synth);
 	delete_fluid_settings(settings);
+	mix_free(r.mix);
 	free(soundfont);
 
 	if (stop_signal)

@@ -35,8 +35,35 @@ setup() {
 	--tail -1|aur-render: --tail: expected 0..600, not '-1'
 	--pad 128|aur-render: --pad: expected 0..127, not '128'
 	-o out.mp3|aur-render: --output: expected a .wav, .flac or .ogg file name, not 'out.mp3'
+	--soundfont 16:x.sf2|aur-render: --soundfont: expected channels 0..15 before ':', as in 0,2:piano.sf2, not '16:x.sf2'
+	--soundfont 0,,1:x.sf2|aur-render: --soundfont: expected channels 0..15 before ':', as in 0,2:piano.sf2, not '0,,1:x.sf2'
+	--soundfont 0:|aur-render: --soundfont: no file after '0:'
 	--frobnicate|usage: aur-render
 	TABLE
+}
+
+@test "a channel takes its programs from a SoundFont of its own" {
+	fluid=/usr/share/sounds/sf2/FluidR3_GM.sf2 small=/usr/share/sounds/sf2/TimGM6mb.sf2
+	[ -r "$fluid" ] && [ -r "$small" ]
+	printf '# auralis-notes 1\n0 note 0 60 80 1\n0 note 1 48 70 1\n2 end\n' > two.notes
+	"$AUR_RENDER" --soundfont "$small" two.notes > small.raw
+	"$AUR_RENDER" --soundfont "$fluid" two.notes > fluid.raw
+	"$AUR_RENDER" --soundfont "$small" --soundfont "0:$fluid" two.notes > mixed.raw
+	# Piano alone: the bound font plays channel 0, the default the rest.
+	grep -v ' 1 48 ' two.notes > piano.notes
+	"$AUR_RENDER" --soundfont "$fluid" piano.notes > fluid-piano.raw
+	"$AUR_RENDER" --soundfont "$small" --soundfont "0:$fluid" piano.notes > mixed-piano.raw
+	cmp fluid-piano.raw mixed-piano.raw
+	grep -v ' 0 60 ' two.notes > pad.notes
+	"$AUR_RENDER" --soundfont "$small" pad.notes > small-pad.raw
+	"$AUR_RENDER" --soundfont "$small" --soundfont "0:$fluid" pad.notes > mixed-pad.raw
+	cmp small-pad.raw mixed-pad.raw
+	! cmp -s mixed.raw small.raw
+	! cmp -s mixed.raw fluid.raw
+	# A bound font that cannot be read is named, exit 5.
+	run "$AUR_RENDER" --soundfont "0,2:/nonexistent.sf2" two.notes
+	[ "$status" -eq 5 ]
+	[[ "$output" == "aur-render: /nonexistent.sf2: No such file or directory" ]]
 }
 
 @test "renders the demo to a 44.1 kHz 16-bit stereo WAV with a bounded tail" {
