@@ -118,6 +118,7 @@ struct renderer {
 	fluid_synth_t *synth;
 	struct mix *mix;
 	int font_of[16];        /* SoundFont id bound to each channel; -1: the default */
+	unsigned channels_used; /* a bit for each channel that has played a note */
 	int64_t frame;          /* frames rendered so far */
 	int sounding[16][128];  /* how many notes hold each key */
 
@@ -230,7 +231,7 @@ synth_block(struct renderer *r, size_t n)
 		memset(r->dry, 0, sizeof r->dry);
 		r->failed = true;
 	}
-	mix_process(r->mix, dry, n, r->left, r->right);
+	mix_process(r->mix, dry, r->channels_used, n, r->left, r->right);
 	shm_observe_us(r->slot, SHM_HIST_RENDER, (clock_now_ns() - started) / 1000);
 	if (fluid_synth_get_active_voice_count(r->synth) > r->voices_max)
 		r->voices_max = fluid_synth_get_active_voice_count(r->synth);
@@ -374,6 +375,7 @@ apply_event(struct renderer *r, const struct note_event *ev, double t, char *err
 			break;
 		}
 		r->sounding[ev->channel][ev->a]++;
+		r->channels_used |= 1u << ev->channel;
 		fluid_synth_noteon(r->synth, ev->channel, ev->a, ev->b);
 		break;
 	case NOTE_OFF:

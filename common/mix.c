@@ -6,13 +6,13 @@
  * high-pass y[n] = x[n] - x[n-1] + R y[n-1].
  *
  * The reverb is a feedback delay network: eight delay lines of 32 to 66 ms
- * (at 44.1 kHz; scaled with the rate), mixed through an 8x8 Hadamard
+ * (at 44.1 kHz; scaled with the rate), mixed through an 8x8 Householder
  * matrix, each line with a gain that makes it lose 60 dB in
  * reverb_seconds and a one-pole low-pass that makes the highs die sooner,
  * as in a real room.  Before the network the mono send passes a pre-delay
  * and four Schroeder all-passes that smear each onset into a dense wash.
- * The left and right returns tap the lines with orthogonal signs, so they
- * are decorrelated and the tail is wide.
+ * The left and right returns tap the lines with orthogonal signs
+ * (+-+-+-+- and ++--++--), so they are decorrelated and the tail is wide.
  */
 #include "mix.h"
 
@@ -23,14 +23,18 @@
 #define REVERB_LINES 8
 #define DIFFUSERS 4
 #define DIFFUSION 0.6f
-#define DENORMAL 1e-18f                 /* below this a tail is silence */
+#define LINE_FRAMES_MAX 16384           /* a power of two above every line at 192 kHz */
+/*
+ * Added to what enters the network: the tail then settles at about 1e-19
+ * instead of sinking into denormal numbers, which are slow on many CPUs.
+ * It is 300 dB below full scale, and the DC blocker takes it out.
+ */
+#define ANTI_DENORMAL 1e-20f
 
 static const int line_frames_44k[REVERB_LINES] = {
 	1433, 1601, 1867, 2053, 2251, 2399, 2617, 2903,
 };
 static const int diffuser_frames_44k[DIFFUSERS] = { 142, 107, 379, 277 };
-static const float tap_left[REVERB_LINES] = { 1, -1, 1, -1, 1, -1, 1, -1 };
-static const float tap_right[REVERB_LINES] = { 1, 1, -1, -1, 1, 1, -1, -1 };
 
 struct biquad {
 	double b0, b1, b2, a1, a2;
@@ -48,7 +52,9 @@ struct mix {
 	struct biquad send_hp;
 	struct delay predelay;
 	struct delay diffuser[DIFFUSERS];
-	struct delay line[REVERB_LINES];
+	float *lines;                   /* REVERB_LINES rings of LINE_FRAMES_MAX */
+	size_t line_len[REVERB_LINES];
+	size_t write;                   /* where every ring is written now */
 	float line_gain[REVERB_LINES];
 	float line_lp[REVERB_LINES];    /* the low-pass's state */
 	float damp;                     /* its coefficient */
@@ -146,22 +152,6 @@ diffuse(struct delay *d, float x)
 	return held - DIFFUSION * v;
 }
 
-/* In-place 8-point Hadamard transform, scaled to keep energy. */
-static inline void
-hadamard8(float v[REVERB_LINES])
-{
-	for (int h = 1; h < REVERB_LINES; h *= 2)
-		for (int i = 0; i < REVERB_LINES; i += 2 * h)
-			for (int j = i; j < i + h; j++) {
-				float a = v[j], b = v[j + h];
-
-				v[j] = a + b;
-				v[j + h] = a - b;
-			}
-	for (int i = 0; i < REVERB_LINES; i++)
-		v[i] *= 0.35355339f;    /* 1 / sqrt(8) */
-}
-
 static size_t
 scaled(int frames_44k, double rate)
 {
@@ -210,10 +200,12 @@ mix_new(const struct mix_settings *s)
 	bad |= delay_init(&m->predelay, (size_t)lround(s->reverb_predelay_s * s->rate));
 	for (int i = 0; i < DIFFUSERS; i++)
 		bad |= delay_init(&m->diffuser[i], scaled(diffuser_frames_44k[i], s->rate));
+	m->lines = calloc(REVERB_LINES * LINE_FRAMES_MAX, sizeof *m->lines);
+	bad |= m->lines ? 0 : -1;
 	for (int i = 0; i < REVERB_LINES; i++) {
-		bad |= delay_init(&m->line[i], scaled(line_frames_44k[i], s->rate));
+		m->line_len[i] = scaled(line_frames_44k[i], s->rate);
 		/* -60 dB after reverb_seconds: 10^(-3 * delay / T60) a trip. */
-		m->line_gain[i] = (float)pow(10, -3.0 * (double)m->line[i].len /
+		m->line_gain[i] = (float)pow(10, -3.0 * (double)m->line_len[i] /
 		    (s->reverb_seconds * s->rate));
 	}
 	m->damp = (float)exp(-2 * M_PI * s->reverb_damp_hz / s->rate);
@@ -233,8 +225,7 @@ mix_free(struct mix *m)
 	free(m->predelay.buf);
 	for (int i = 0; i < DIFFUSERS; i++)
 		free(m->diffuser[i].buf);
-	for (int i = 0; i < REVERB_LINES; i++)
-		free(m->line[i].buf);
+	free(m->lines);
 	free(m);
 }
 
@@ -245,36 +236,49 @@ mix_set_send_cc(struct mix *m, int ch, int value)
 		m->send_scale[ch] = (float)value / 100;
 }
 
-/* Adds the reverb of m->send[0..n-1] to left and right. */
+/*
+ * Adds the reverb of m->send[0..n-1] to left and right.  The state is
+ * copied into locals for the loop: the stores to left and right could
+ * otherwise alias it, and the compiler would reload it every sample.
+ */
 static void
-reverb_run(struct mix *m, size_t n, float *left, float *right)
+reverb_run(struct mix *m, size_t n, float *restrict left, float *restrict right)
 {
-	float wet = (float)m->s.wet, keep = 1 - m->damp;
+	const float wet = (float)m->s.wet, damp = m->damp, keep = 1 - damp;
+	const size_t mask = LINE_FRAMES_MAX - 1;
+	float *restrict lines = m->lines;
+	float lp[REVERB_LINES], gain[REVERB_LINES];
+	size_t len[REVERB_LINES], w = m->write;
 
 	if (m->s.send_highpass_hz > 0)
 		biquad_run(&m->send_hp, m->send, n);
+	for (int k = 0; k < REVERB_LINES; k++) {
+		lp[k] = m->line_lp[k];
+		gain[k] = m->line_gain[k];
+		len[k] = m->line_len[k];
+	}
 	for (size_t i = 0; i < n; i++) {
-		float x = delay_swap(&m->predelay, m->send[i]);
-		float v[REVERB_LINES], l = 0, r = 0;
+		float x = delay_swap(&m->predelay, m->send[i]) + ANTI_DENORMAL;
+		float out[REVERB_LINES], sum = 0;
 
 		for (int d = 0; d < DIFFUSERS; d++)
 			x = diffuse(&m->diffuser[d], x);
 		for (int k = 0; k < REVERB_LINES; k++) {
-			float out = m->line[k].buf[m->line[k].pos];
-			float lp = m->line_lp[k] = keep * out + m->damp * m->line_lp[k];
-
-			if (fabsf(lp) < DENORMAL)
-				m->line_lp[k] = lp = 0;
-			l += tap_left[k] * out;
-			r += tap_right[k] * out;
-			v[k] = lp * m->line_gain[k];
+			out[k] = lines[k * LINE_FRAMES_MAX + ((w - len[k]) & mask)];
+			lp[k] = keep * out[k] + damp * lp[k];
+			sum += lp[k] * gain[k];
 		}
-		hadamard8(v);
+		/* The Householder matrix: each line gets its own minus 2/N of the sum. */
+		sum *= 2.0f / REVERB_LINES;
 		for (int k = 0; k < REVERB_LINES; k++)
-			delay_swap(&m->line[k], v[k] + x);
-		left[i] += wet * l;
-		right[i] += wet * r;
+			lines[k * LINE_FRAMES_MAX + w] = lp[k] * gain[k] - sum + x;
+		w = (w + 1) & mask;
+		left[i] += wet * ((out[0] + out[2] + out[4] + out[6]) - (out[1] + out[3] + out[5] + out[7]));
+		right[i] += wet * ((out[0] + out[1] + out[4] + out[5]) - (out[2] + out[3] + out[6] + out[7]));
 	}
+	for (int k = 0; k < REVERB_LINES; k++)
+		m->line_lp[k] = lp[k];
+	m->write = w;
 }
 
 static void
@@ -294,7 +298,8 @@ dc_block(struct mix *m, float *x, int side, size_t n)
 }
 
 void
-mix_process(struct mix *m, float *const dry[2 * MIX_CHANNELS], size_t n, float *left, float *right)
+mix_process(struct mix *m, float *const dry[2 * MIX_CHANNELS], unsigned channels, size_t n,
+    float *left, float *right)
 {
 	if (n > MIX_BLOCK_MAX)
 		n = MIX_BLOCK_MAX;
@@ -306,6 +311,8 @@ mix_process(struct mix *m, float *const dry[2 * MIX_CHANNELS], size_t n, float *
 		float *dl = dry[2 * ch], *dr = dry[2 * ch + 1];
 		float gain = (float)c->gain, send = (float)(c->send * 0.5) * m->send_scale[ch];
 
+		if (!(channels >> ch & 1))
+			continue;
 		if (c->highpass_hz > 0) {
 			biquad_run(&m->channel_hp[ch][0], dl, n);
 			biquad_run(&m->channel_hp[ch][1], dr, n);

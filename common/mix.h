@@ -64,10 +64,13 @@ void mix_set_send_cc(struct mix *m, int ch, int value);
 /*
  * Mixes n <= MIX_BLOCK_MAX frames.  dry holds 2 * MIX_CHANNELS planar
  * buffers (left and right of channel 0, then of channel 1, ...), each of n
- * frames; they are used as scratch and changed.  The result is written to
- * left[0..n-1] and right[0..n-1].
+ * frames; they are used as scratch and changed.  Only the channels whose
+ * bit is set in `channels` are read: the others must have been silent
+ * since the mix was made (a channel that never played a note), so that
+ * skipping them changes nothing.  The result is written to left[0..n-1]
+ * and right[0..n-1].
  */
-void mix_process(struct mix *m, float *const dry[2 * MIX_CHANNELS], size_t n,
+void mix_process(struct mix *m, float *const dry[2 * MIX_CHANNELS], unsigned channels, size_t n,
     float *left, float *right);
 
 #endif

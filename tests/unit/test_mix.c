@@ -37,7 +37,7 @@ run(struct mix *m, int ch, source_fn source, long frames, size_t block)
 		memset(dry_buf, 0, sizeof dry_buf);
 		for (size_t i = 0; i < n; i++)
 			dry[2 * ch][i] = dry[2 * ch + 1][i] = source(at + (long)i);
-		mix_process(m, dry, n, out_l + at, out_r + at);
+		mix_process(m, dry, 1u << ch, n, out_l + at, out_r + at);
 	}
 }
 
@@ -211,7 +211,7 @@ test_send_cc(void)
 
 	mix_set_send_cc(m, 0, 0);
 	run(m, 0, noise, RATE, MIX_BLOCK_MAX);
-	CHECK(energy(out_l, 0, RATE) == 0);
+	CHECK(energy(out_l, 0, RATE) < 1e-12);   /* the anti-denormal floor only */
 	mix_set_send_cc(m, 0, 100);
 	run(m, 0, noise, RATE, MIX_BLOCK_MAX);
 	CHECK(energy(out_l, 0, RATE) > 0);
