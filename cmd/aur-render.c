@@ -121,6 +121,7 @@ struct renderer {
 	unsigned channels_used; /* a bit for each channel that has played a note */
 	int64_t frame;          /* frames rendered so far */
 	int sounding[16][128];  /* how many notes hold each key */
+	int held_by_on[16][128];        /* of those, how many `on` events */
 
 	struct note_queue offs; /* note-offs scheduled by `note` events */
 
@@ -264,6 +265,29 @@ key_release(struct renderer *r, int channel, int key)
 	fluid_synth_noteoff(r->synth, channel, key);
 }
 
+static void
+key_strike(struct renderer *r, int channel, int key, int velocity)
+{
+	r->sounding[channel][key]++;
+	r->channels_used |= 1u << channel;
+	fluid_synth_noteon(r->synth, channel, key, velocity);
+}
+
+/*
+ * An `off` event: it ends one holding of the key, an `on` if one holds it,
+ * else the `note` that would end first, whose scheduled release is
+ * cancelled so that it cannot cut a later note of the same key short.
+ */
+static void
+key_off_event(struct renderer *r, int channel, int key)
+{
+	if (r->held_by_on[channel][key] > 0)
+		r->held_by_on[channel][key]--;
+	else if (note_queue_cancel(&r->offs, channel, key) < 0)
+		return;                 /* nothing holds it */
+	key_release(r, channel, key);
+}
+
 /* Renders up to frame `to`, applying every pending note-off due by then. */
 static void
 advance_to(struct renderer *r, int64_t to)
@@ -284,6 +308,7 @@ release_all(struct renderer *r)
 	r->offs.len = 0;
 	for (int ch = 0; ch < 16; ch++) {
 		for (int key = 0; key < 128; key++) {
+			r->held_by_on[ch][key] = 0;
 			if (r->sounding[ch][key] > 0) {
 				r->sounding[ch][key] = 0;
 				fluid_synth_noteoff(r->synth, ch, key);
@@ -368,18 +393,18 @@ apply_event(struct renderer *r, const struct note_event *ev, double t, char *err
 			snprintf(err, errlen, "more than %d notes sounding at once", NOTE_QUEUE_MAX);
 			return -1;
 		}
-		/* fall through */
+		key_strike(r, ev->channel, ev->a, ev->b);
+		break;
 	case NOTE_ON:
 		if (ev->b == 0) {       /* MIDI's velocity 0: a note-off */
-			key_release(r, ev->channel, ev->a);
+			key_off_event(r, ev->channel, ev->a);
 			break;
 		}
-		r->sounding[ev->channel][ev->a]++;
-		r->channels_used |= 1u << ev->channel;
-		fluid_synth_noteon(r->synth, ev->channel, ev->a, ev->b);
+		r->held_by_on[ev->channel][ev->a]++;
+		key_strike(r, ev->channel, ev->a, ev->b);
 		break;
 	case NOTE_OFF:
-		key_release(r, ev->channel, ev->a);
+		key_off_event(r, ev->channel, ev->a);
 		break;
 	case NOTE_CC:
 		if (ev->a == 91)        /* the reverb is ours: the send follows CC 91 */

@@ -45,13 +45,10 @@ note_queue_peek(const struct note_queue *q)
 	return &q->heap[0];
 }
 
-struct note_off
-note_queue_pop(struct note_queue *q)
+/* Moves the entry at i down until both children come after it. */
+static void
+sift_down(struct note_queue *q, int i)
 {
-	struct note_off top = q->heap[0];
-	int i = 0;
-
-	q->heap[0] = q->heap[--q->len];
 	for (;;) {
 		int l = 2 * i + 1, m = i;
 
@@ -64,5 +61,38 @@ note_queue_pop(struct note_queue *q)
 		swap(&q->heap[i], &q->heap[m]);
 		i = m;
 	}
+}
+
+struct note_off
+note_queue_pop(struct note_queue *q)
+{
+	struct note_off top = q->heap[0];
+
+	q->heap[0] = q->heap[--q->len];
+	sift_down(q, 0);
 	return top;
+}
+
+int
+note_queue_cancel(struct note_queue *q, int channel, int key)
+{
+	int found = -1;
+
+	for (int i = 0; i < q->len; i++)
+		if (q->heap[i].channel == channel && q->heap[i].key == key &&
+		    (found < 0 || off_before(&q->heap[i], &q->heap[found])))
+			found = i;
+	if (found < 0)
+		return -1;
+	q->heap[found] = q->heap[--q->len];
+	if (found < q->len) {
+		int i = found;
+
+		while (i > 0 && off_before(&q->heap[i], &q->heap[(i - 1) / 2])) {
+			swap(&q->heap[i], &q->heap[(i - 1) / 2]);
+			i = (i - 1) / 2;
+		}
+		sift_down(q, i);
+	}
+	return 0;
 }

@@ -39,4 +39,10 @@ const struct note_off *note_queue_peek(const struct note_queue *q);
 /* Removes and returns the earliest note-off; only when len > 0. */
 struct note_off note_queue_pop(struct note_queue *q);
 
+/*
+ * Removes the earliest note-off of key on channel, as when an `off` ends
+ * a `note` before its time.  Returns 0, or -1 when none is pending.
+ */
+int note_queue_cancel(struct note_queue *q, int channel, int key);
+
 #endif

@@ -42,6 +42,18 @@ setup() {
 	TABLE
 }
 
+@test "an off ends a note early, and the note's own release cuts no later note" {
+	printf '# auralis-notes 1\n0 note 0 60 80 3\n1 off 0 60\n2 note 0 60 80 2\n5 end\n' > early.notes
+	printf '# auralis-notes 1\n0 on 0 60 80\n1 off 0 60\n2 note 0 60 80 2\n5 end\n' > held.notes
+	"$AUR_RENDER" early.notes > early.raw
+	"$AUR_RENDER" held.notes > held.raw
+	cmp early.raw held.raw
+	# An off that nothing holds changes nothing.
+	printf '# auralis-notes 1\n0 on 0 60 80\n1 off 0 60\n1.5 off 0 60\n2 note 0 60 80 2\n5 end\n' > extra.notes
+	"$AUR_RENDER" extra.notes > extra.raw
+	cmp extra.raw held.raw
+}
+
 @test "a channel takes its programs from a SoundFont of its own" {
 	fluid=/usr/share/sounds/sf2/FluidR3_GM.sf2 small=/usr/share/sounds/sf2/TimGM6mb.sf2
 	[ -r "$fluid" ] && [ -r "$small" ]

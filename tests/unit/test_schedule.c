@@ -1,4 +1,6 @@
 /* test_schedule.c - frame placement and the order of scheduled note-offs. */
+#include <stdint.h>
+
 #include "check.h"
 #include "schedule.h"
 
@@ -65,6 +67,49 @@ main(void)
 		struct note_off off = note_queue_pop(&q);
 		CHECK(off.frame > last);
 		last = off.frame;
+	}
+
+	/*
+	 * Cancelling takes the earliest release of that key on that channel
+	 * and keeps the rest in order: pseudo-random frames, keys 0..3 on two
+	 * channels, a cancel every third push.
+	 */
+	{
+		int64_t cancelled_frame = -1;
+		uint32_t x = 12345;
+		int pushed = 0, cancelled = 0;
+
+		for (int i = 0; i < 600; i++) {
+			x = x * 1103515245u + 12345u;
+			CHECK(note_queue_push(&q, (int64_t)(x >> 8) % 5000, i % 2, (int)(x >> 4) % 4) == 0);
+			pushed++;
+			if (i % 3 == 2) {
+				int64_t earliest = -1;
+
+				for (int j = 0; j < q.len; j++)
+					if (q.heap[j].channel == 1 && q.heap[j].key == 2 &&
+					    (earliest < 0 || q.heap[j].frame < earliest))
+						earliest = q.heap[j].frame;
+				if (note_queue_cancel(&q, 1, 2) == 0) {
+					cancelled++;
+					cancelled_frame = earliest;
+					for (int j = 0; j < q.len; j++)
+						if (q.heap[j].channel == 1 && q.heap[j].key == 2)
+							CHECK(q.heap[j].frame >= cancelled_frame);
+				} else {
+					CHECK(earliest < 0);
+				}
+			}
+		}
+		CHECK(cancelled > 0);
+		CHECK(q.len == pushed - cancelled);
+		last = -1;
+		while (q.len > 0) {
+			struct note_off off = note_queue_pop(&q);
+			CHECK(off.frame >= last);
+			last = off.frame;
+		}
+		CHECK(note_queue_cancel(&q, 0, 0) == -1);
 	}
 	return check_done("schedule");
 }
