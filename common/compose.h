@@ -13,6 +13,9 @@
  * tells when the next step falls; composer_step() runs it and returns the
  * events it makes, all at that time.  A control (composer_set_*) changes
  * what the following step makes, so it is heard on the very next event.
+ * Over minutes the music moves through sections that swell and thin its
+ * density, register and layer; a piece with an end closes on the tonic
+ * and fades.  At most COMPOSE_NOTES_MAX notes sound at once.
  */
 #ifndef AUR_COMPOSE_H
 #define AUR_COMPOSE_H
@@ -24,14 +27,15 @@
 
 #define COMPOSE_BPM_MIN 40
 #define COMPOSE_BPM_MAX 120
-#define COMPOSE_STEP_EVENTS 32          /* the most events one step makes */
+#define COMPOSE_STEP_EVENTS 64          /* the most events one step makes */
+#define COMPOSE_NOTES_MAX 32            /* the most notes sounding at once, every channel */
 #define COMPOSE_US 1000000              /* microseconds in a second */
 
 /* Channels of the stream. */
 enum {
 	COMPOSE_CH_PIANO = 0,           /* the melody */
 	COMPOSE_CH_PAD = 1,             /* the chords */
-	COMPOSE_CH_LAYER = 2,           /* a second pad, at high intensity */
+	COMPOSE_CH_LAYER = 2,           /* a second pad, in the livelier sections */
 };
 
 enum compose_mode {
@@ -125,10 +129,13 @@ int composer_step(struct composer *c, struct note_event out[COMPOSE_STEP_EVENTS]
 /*
  * Controls.  `at_us` is the music time of the last event already written:
  * not before the last step, not after the next.  A change of key or mode
- * releases the sounding chord and starts the harmony again from its tonic
- * at at_us; the melody goes on in the new scale.  A change of tempo
- * rescales only the time still to come before the next step.  Intensity
- * and sounds act from the next step.  Setting what is already in force
+ * starts the harmony again from its tonic at at_us: the pad moves there
+ * voice-led (tones in common held, the others released and struck at
+ * that time), and every melody note still sounding outside the new scale
+ * gets an `off` at at_us; the melody goes on in the new scale.  A change
+ * of tempo rescales only the time still to come before the next step; a
+ * change of tempo or intensity moves the pad to the next chord at once.
+ * Sounds act from the next step.  Setting what is already in force
  * changes nothing.  Values must be valid.
  */
 void composer_set_harmony(struct composer *c, int key, enum compose_mode mode, int64_t at_us);

@@ -206,3 +206,62 @@ const struct compose_preset compose_presets[] = {
 	{ "bright",     { 7, MODE_IONIAN,     96,  0.70,    { 0,     88,  94 } } },  /* G; grand piano, new age, halo */
 };
 const int compose_preset_count = sizeof compose_presets / sizeof compose_presets[0];
+
+/*
+ * The form.  Sections last 100 to 240 s; the energy glides to a new
+ * section's level over 45 s, so a change is felt, not heard.  At the lowest
+ * energy the music plays at the preset's intensity less 0.3 (with rests
+ * two and a half times as long), at the highest 0.3 above it, with the
+ * layer.  compose.c draws the levels: never the same twice in a row, a
+ * high section at least every third, and a piece starts low or middle.
+ */
+const double section_energy[SECTION_LEVELS] = { -1.0, 0.0, 1.0 };
+const double section_seconds[2] = { 100, 240 };
+const double section_ramp_seconds = 45;
+const double section_swing = 0.3;
+const double section_rest_stretch = 2.5;
+
+/*
+ * The layer joins where the energy is above the threshold: Sleep and
+ * Meditation in their high sections, Focus in all but the low ones, Bright
+ * in the middle and high ones, and at intensity 1 always.
+ */
+const double layer_threshold[2] = { 0.45, -1.05 };
+
+/*
+ * Chords last 12..26 s when calm and 4..9 s when busy, drawn between the
+ * two and rounded to whole bars (at least one).
+ */
+const double chord_seconds[2][2] = {
+	{ 12.0, 26.0 },                         /* intensity 0 */
+	{ 4.0, 9.0 },                           /* intensity 1 */
+};
+
+/*
+ * The ending: the tonic for at least 8 s and a chord and a half's length,
+ * pad and layer fading over its last 12 s to expression 56 (about -14 dB in
+ * FluidSynth's curve) before the release.
+ */
+const double final_chord_seconds_min = 8;
+const double final_chord_chords = 1.5;
+const double fade_seconds_max = 12;
+const int fade_expression_end = 56;
+
+/* Density: a free step starts a note this often. */
+const double melody_note_chance[2] = { 0.45, 0.8 };
+
+/* Phrases breathe: 3..10 s of rest when calm, 0.5..3 s when busy. */
+const double phrase_rest_seconds[2][2] = {
+	{ 3.0, 10.0 },                          /* intensity 0 */
+	{ 0.5, 3.0 },                           /* intensity 1 */
+};
+
+/*
+ * Velocities move little with intensity (melody about 50..90, pad 50..66),
+ * so a change of intensity changes density, register and colour more than
+ * level, and the presets play at about the same loudness.
+ */
+const double melody_velocity_level[2] = { 50, 70 };
+const double melody_velocity_arch = 12;
+const double pad_velocity_level[2] = { 50, 66 };
+const int layer_velocity_drop = 6;

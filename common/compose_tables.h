@@ -1,7 +1,8 @@
 /*
  * compose_tables.h - the composer's musical data (compose_tables.c): the
- * modes, the order-2 chord chains, the chord colours and the melody's
- * proportions.  Only the engine (compose.c) and its tests read these.
+ * modes, the order-2 chord chains, the chord colours, the melody's
+ * proportions, the form's sections, the time scales and the velocities.
+ * Only the engine (compose*.c) and its tests read these.
  */
 #ifndef AUR_COMPOSE_TABLES_H
 #define AUR_COMPOSE_TABLES_H
@@ -65,5 +66,46 @@ extern const double melody_interval_weight[13];
 #define MELODY_LENGTHS 6
 extern const int melody_length[MELODY_LENGTHS];
 extern const double melody_length_weight[2][MELODY_LENGTHS];
+
+/*
+ * The form.  The music moves through sections of a few minutes, each low,
+ * middle or high in energy; the energy (-1..1) glides from one section's
+ * level to the next over the ramp, and moves the intensity heard by up to
+ * section_swing either way.
+ */
+enum section_level { SECTION_LOW, SECTION_MID, SECTION_HIGH, SECTION_LEVELS };
+
+extern const double section_energy[SECTION_LEVELS];
+extern const double section_seconds[2];         /* shortest and longest section */
+extern const double section_ramp_seconds;
+extern const double section_swing;
+#define SECTION_HIGH_EVERY 3                    /* a high section at least every third */
+
+/* The layer plays where the energy is above this, at intensity 0 and 1. */
+extern const double layer_threshold[2];
+
+/* How long a chord lasts, in seconds: shortest and longest, at intensity 0 and 1. */
+extern const double chord_seconds[2][2];
+
+/* The closing tonic chord: at least this many seconds, and as many chords' length. */
+extern const double final_chord_seconds_min;
+extern const double final_chord_chords;
+extern const double fade_seconds_max;           /* the fade over the closing chord */
+extern const int fade_expression_end;           /* CC 11 of pad and layer when the music ends */
+
+/* The melody's density: the chance that a free step starts a note, at intensity 0 and 1. */
+extern const double melody_note_chance[2];
+
+/* Rests between phrases, in seconds: shortest and longest, at intensity 0 and 1. */
+extern const double phrase_rest_seconds[2][2];
+
+/* Rests at the lowest energy are this many times those at the highest. */
+extern const double section_rest_stretch;
+
+/* Velocities at intensity 0 and 1: intensity mainly changes density and colour, not level. */
+extern const double melody_velocity_level[2];         /* the level the phrase arches from */
+extern const double melody_velocity_arch;       /* added at the top of the arch */
+extern const double pad_velocity_level[2];
+extern const int layer_velocity_drop;           /* the layer under the pad */
 
 #endif

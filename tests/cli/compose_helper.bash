@@ -28,7 +28,10 @@ scale_of() {
 # check_stream FILE [stopped] - checks a note stream as a renderer would
 # rely on it: the header first, times never decreasing, no silence over
 # 50 ms without a line, velocities 20..100, every `on` ended by an `off`,
-# every note over by `end`, and `end` last.  A stream that was stopped (end
+# an `off` only for a key that an `on` or a `note` still holds (a note cut
+# short by a key change), no `note` on a key whose earlier note was cut
+# short before that note's own end (a renderer's late note-off would cut
+# the new one), every note over by `end`, and `end` last.  A stream that was stopped (end
 # of input, a signal) may end while piano notes already written still ring:
 # `end` releases them.  Prints what is wrong; fails if anything is.
 check_stream() {
@@ -39,19 +42,27 @@ check_stream() {
 	{
 		if (ended) bad("event after end")
 		if (seen && $1 < last) bad("time goes back")
-		if (seen && $1 - last > 0.0505) bad("silence of " $1 - last " s without a line")
+		if (seen && $1 - last > 0.0515) bad("silence of " $1 - last " s without a line")   # times are printed to the ms
 		last = $1; seen = 1
 	}
 	$2 == "note" {
 		if ($5 < 20 || $5 > 100) bad("velocity " $5)
 		if ($6 <= 0) bad("duration " $6)
 		if ($1 + $6 > last_end) last_end = $1 + $6
+		k = $3 " " $4
+		if (cut[k] > $1 + 0.0005) bad("key " $4 " struck again before its cut note would end")
+		if ($1 + $6 > rings[k]) rings[k] = $1 + $6
 	}
 	$2 == "on" {
 		if ($5 < 20 || $5 > 100) bad("velocity " $5)
 		if (on[$3 " " $4]++) bad("key " $4 " struck twice")
 	}
-	$2 == "off" { if (!on[$3 " " $4]) bad("off without on"); on[$3 " " $4] = 0 }
+	$2 == "off" {
+		k = $3 " " $4
+		if (on[k]) on[k] = 0
+		else if (rings[k] > $1) { if (rings[k] > cut[k]) cut[k] = rings[k] }
+		else bad("off without on")
+	}
 	$2 == "end" { ended = 1; end_t = $1 }
 	END {
 		if (!ended) bad("no end")
