@@ -20,8 +20,9 @@
  * The composer remembers the notes it wrote until they end.  When the key
  * or mode changes, each one still sounding outside the new scale gets an
  * `off` at the change, and its key is not struck again before the note's
- * scheduled end, so that a renderer's late note-off for the old note can
- * never cut a new one.  No note starts when COMPOSE_NOTES_MAX would sound.
+ * scheduled end (with a margin for times written to the millisecond), so
+ * that a renderer's late note-off for the old note can never cut a new
+ * one.  A note ending within that margin of the change is left to end.  No note starts when COMPOSE_NOTES_MAX would sound.
  *
  * The ending: when the closing tonic starts, the phrase under way ends
  * within two notes (or a short phrase is played), the last note on the
@@ -35,6 +36,7 @@
 #define MELODY_MIN_US 100000            /* shortest melody note */
 #define MELODY_MAX_US 6000000           /* longest: the piano has died away */
 #define FADE_VELOCITY_DROP 0.35         /* the last notes are this much softer at the end */
+#define PRINTED_US 2000                 /* times and durations are written to the ms: a margin */
 
 enum tone_kind { TONE_CHORD, TONE_SCALE, TONE_CHROMATIC, TONE_ROOT };
 
@@ -80,10 +82,11 @@ melody_release_clashes(struct composer *c, int64_t t, struct note_event *out, in
 	for (int i = 0; i < c->nringing; i++) {
 		struct ringing *r = &c->ringing[i];
 
-		if (r->released || compose_in_mask(c->scale, r->key))
+		if (r->released || compose_in_mask(c->scale, r->key) || r->end_us <= t + PRINTED_US)
 			continue;
 		compose_emit(out, n, t, NOTE_OFF, COMPOSE_CH_PIANO, r->key, 0);
 		r->released = true;
+		r->end_us += PRINTED_US;        /* its note-off may fall that much later */
 	}
 }
 
