@@ -36,3 +36,9 @@ default_soundfont() {
 	echo "none found"
 	return 1
 }
+
+# Without libebur128-dev the build has no meter: say so once, plainly.
+[ -x "$AUR_METER" ] || {
+	echo "$AUR_METER is missing: install libebur128-dev (scripts/setup.sh) and rebuild" >&2
+	false
+}
