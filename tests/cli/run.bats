@@ -25,6 +25,21 @@ teardown() {
 	[ "$status" -eq 2 ]
 }
 
+@test "scripts/run --demo --out DIR renders the demo and 45 s of every preset" {
+	run "$AURALIS_ROOT/scripts/run" --demo --out demos
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"auralis: rendered the demo to demos/demo.wav"* ]]
+	awk -v d="$(seconds demos/demo.wav)" 'BEGIN { exit !(d > 16 && d < 30) }'
+	for preset in focus meditation sleep bright; do
+		[[ "$output" == *"auralis: rendered 45 s of $preset to demos/demo-$preset.wav"* ]]
+		d=$(seconds "demos/demo-$preset.wav")
+		echo "$preset: $d s"
+		awk -v d="$d" 'BEGIN { exit !(d >= 45 && d < 60) }'
+	done
+	[ "$(ls demos | wc -l)" -eq 5 ]
+}
+
 @test "scripts/run serves the page and the stream; SIGTERM stops everything it started" {
 	port=$(free_port)
 	stat_port=$(free_port)
