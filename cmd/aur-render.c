@@ -74,7 +74,7 @@ static const char usage_text[] =
 	"                        channels, those channels take their programs\n"
 	"                        from FILE (repeatable, e.g. 0:piano.sf2)\n"
 	"  -p, --polyphony N     voices at once, 1..1024 (default 256)\n"
-	"  -g, --gain G          synthesizer gain, 0..10 (default 1.0)\n"
+	"  -g, --gain G          synthesizer gain, 0..10 (default 3.4)\n"
 	"      --piano PROGRAM   General MIDI program of channel 0 (default 0, piano)\n"
 	"      --pad PROGRAM     General MIDI program of channel 1 (default 89, warm pad)\n"
 	"      --no-reverb       the dry sound only, no reverb\n"
@@ -602,7 +602,7 @@ parse_options(int argc, char **argv, struct options *opt)
 	int c;
 
 	*opt = (struct options){
-		.rate = 44100, .polyphony = 256, .gain = 1.0, .piano = 0, .pad = 89,
+		.rate = 44100, .polyphony = 256, .gain = 3.4, .piano = 0, .pad = 89,
 		.reverb = true, .tail = 10,
 	};
 	while ((c = getopt_long(argc, argv, "o:r:s:p:g:t:qhV", longopts, NULL)) != -1) {

@@ -305,13 +305,22 @@ composer_next_us(const struct composer *c)
 	return c->next_us;
 }
 
-/* Program changes; at the very start also full expression on pad and layer. */
+/*
+ * Program changes, each with the channel volume and reverb send that even
+ * out its level and its wetness;
+ * at the very start also full expression on pad and layer.
+ */
 static void
 sounds_step(struct composer *c, int64_t t, struct note_event *out, int *n)
 {
-	compose_emit(out, n, t, NOTE_PROGRAM, COMPOSE_CH_PIANO, c->p.sounds.piano, 0);
-	compose_emit(out, n, t, NOTE_PROGRAM, COMPOSE_CH_PAD, c->p.sounds.pad, 0);
-	compose_emit(out, n, t, NOTE_PROGRAM, COMPOSE_CH_LAYER, c->p.sounds.layer, 0);
+	const int channel[3] = { COMPOSE_CH_PIANO, COMPOSE_CH_PAD, COMPOSE_CH_LAYER };
+	const int program[3] = { c->p.sounds.piano, c->p.sounds.pad, c->p.sounds.layer };
+
+	for (int i = 0; i < 3; i++) {
+		compose_emit(out, n, t, NOTE_PROGRAM, channel[i], program[i], 0);
+		compose_emit(out, n, t, NOTE_CC, channel[i], 7, compose_program_volume(program[i]));
+		compose_emit(out, n, t, NOTE_CC, channel[i], 91, compose_program_reverb(program[i]));
+	}
 	if (!c->started) {
 		/* The ending fades by expression: a renderer may have heard one before. */
 		compose_emit(out, n, t, NOTE_CC, COMPOSE_CH_PAD, 11, 127);

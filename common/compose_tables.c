@@ -200,10 +200,10 @@ const double melody_length_weight[2][MELODY_LENGTHS] = {
  */
 const struct compose_preset compose_presets[] = {
 	/* name          key mode             bpm  intensity  piano  pad  layer */
-	{ "focus",      { 2, MODE_DORIAN,     72,  0.45,    { 0,     89,  92 } } },  /* D; grand piano, warm pad, bowed */
-	{ "meditation", { 5, MODE_LYDIAN,     56,  0.25,    { 4,     88,  91 } } },  /* F; electric piano, new age, choir */
-	{ "sleep",      { 9, MODE_AEOLIAN,    44,  0.10,    { 0,     89,  95 } } },  /* A; grand piano, warm pad, sweep */
-	{ "bright",     { 7, MODE_IONIAN,     96,  0.70,    { 0,     88,  94 } } },  /* G; grand piano, new age, halo */
+	{ "focus",      { 2, MODE_DORIAN,     72,  0.45,    { 0,     94,  42 } } },  /* D; grand piano, halo pad, cello */
+	{ "meditation", { 5, MODE_LYDIAN,     56,  0.25,    { 4,     91,  52 } } },  /* F; electric piano, space voice, choir aahs */
+	{ "sleep",      { 9, MODE_AEOLIAN,    44,  0.10,    { 0,     92,  53 } } },  /* A; grand piano, bowed glass, voice oohs */
+	{ "bright",     { 7, MODE_IONIAN,     96,  0.70,    { 1,     90,  102 } } }, /* G; bright grand, polysynth, echo drops */
 };
 const int compose_preset_count = sizeof compose_presets / sizeof compose_presets[0];
 
@@ -257,11 +257,53 @@ const double phrase_rest_seconds[2][2] = {
 };
 
 /*
- * Velocities move little with intensity (melody about 50..90, pad 50..66),
+ * Velocities move little with intensity (melody about 50..84, pad 50..66),
  * so a change of intensity changes density, register and colour more than
  * level, and the presets play at about the same loudness.
  */
-const double melody_velocity_level[2] = { 50, 70 };
+const double melody_velocity_level[2] = { 50, 64 };
 const double melody_velocity_arch = 12;
 const double pad_velocity_level[2] = { 50, 66 };
 const int layer_velocity_drop = 6;
+
+/*
+ * The channel volume (CC 7) and reverb send (CC 91) sent with each
+ * program, to even out how loud and how wet the default SoundFont's
+ * (FluidR3) programs are on the same notes, so that the piano leads the
+ * pad by a few LU and the reverb carries about a quarter of the sound in
+ * every preset (docs/sound.md).  MIDI volume is about 40 log10(v / 127)
+ * dB: 100 is -4 dB, 84 is -7 dB.  A send of 100 is the renderer's own;
+ * 80 is a fifth less.  Programs not listed get 100 and 100.
+ */
+static const struct program_trim {
+	int program, volume, reverb;
+} program_trims[] = {
+	{ 4, 84, 100 },                         /* the Rhodes is 6.6 LU louder than the grand */
+	{ 91, 100, 75 },                        /* space voice is airy already */
+	{ 92, 90, 120 },                        /* bowed glass: under the sparse Sleep piano, and wetter */
+};
+
+static const struct program_trim *
+program_trim(int program)
+{
+	for (size_t i = 0; i < sizeof program_trims / sizeof program_trims[0]; i++)
+		if (program_trims[i].program == program)
+			return &program_trims[i];
+	return NULL;
+}
+
+int
+compose_program_volume(int program)
+{
+	const struct program_trim *t = program_trim(program);
+
+	return t ? t->volume : 100;
+}
+
+int
+compose_program_reverb(int program)
+{
+	const struct program_trim *t = program_trim(program);
+
+	return t ? t->reverb : 100;
+}

@@ -108,4 +108,10 @@ extern const double melody_velocity_arch;       /* added at the top of the arch 
 extern const double pad_velocity_level[2];
 extern const int layer_velocity_drop;           /* the layer under the pad */
 
+/* The channel volume (CC 7, 0..127) that goes with General MIDI program p. */
+int compose_program_volume(int program);
+
+/* The reverb send (CC 91, 0..127) that goes with General MIDI program p. */
+int compose_program_reverb(int program);
+
 #endif

@@ -72,14 +72,14 @@ mix_defaults(struct mix_settings *s, double rate)
 		s->channel[ch] = (struct mix_channel){ .gain = 1.0, .send = 0.5 };
 	/* The piano leads; the pads sit under it, their low mud cut. */
 	s->channel[0] = (struct mix_channel){ .gain = 1.0, .highpass_hz = 0, .send = 0.55 };
-	s->channel[1] = (struct mix_channel){ .gain = 0.4, .highpass_hz = 160, .send = 0.45 };
-	s->channel[2] = (struct mix_channel){ .gain = 0.36, .highpass_hz = 160, .send = 0.45 };
+	s->channel[1] = (struct mix_channel){ .gain = 0.35, .highpass_hz = 160, .send = 0.45 };
+	s->channel[2] = (struct mix_channel){ .gain = 0.3, .highpass_hz = 160, .send = 0.45 };
 	s->reverb = true;
 	s->reverb_seconds = 3.0;
 	s->reverb_damp_hz = 6000;
 	s->reverb_predelay_s = 0.02;
 	s->send_highpass_hz = 220;
-	s->wet = 0.15;
+	s->wet = 0.38;
 	s->dc_hz = 5;
 }
 
@@ -309,7 +309,7 @@ mix_process(struct mix *m, float *const dry[2 * MIX_CHANNELS], unsigned channels
 	for (int ch = 0; ch < MIX_CHANNELS; ch++) {
 		const struct mix_channel *c = &m->s.channel[ch];
 		float *dl = dry[2 * ch], *dr = dry[2 * ch + 1];
-		float gain = (float)c->gain, send = (float)(c->send * 0.5) * m->send_scale[ch];
+		float gain = (float)c->gain, send = (float)(c->gain * c->send * 0.5) * m->send_scale[ch];
 
 		if (!(channels >> ch & 1))
 			continue;

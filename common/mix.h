@@ -25,7 +25,7 @@
 struct mix_channel {
 	double gain;                    /* linear level of the dry sound */
 	double highpass_hz;             /* 12 dB/octave high-pass; 0 for none */
-	double send;                    /* linear level into the reverb */
+	double send;                    /* into the reverb, after gain (post-fader) */
 };
 
 struct mix_settings {
