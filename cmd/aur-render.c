@@ -76,7 +76,7 @@ static const char usage_text[] =
 	"  -p, --polyphony N     voices at once, 1..1024 (default 256)\n"
 	"  -g, --gain G          synthesizer gain, 0..10 (default 3.4)\n"
 	"      --piano PROGRAM   General MIDI program of channel 0 (default 0, piano)\n"
-	"      --pad PROGRAM     General MIDI program of channel 1 (default 89, warm pad)\n"
+	"      --pad PROGRAM     General MIDI program of channel 1 (default 94, halo pad)\n"
 	"      --no-reverb       the dry sound only, no reverb\n"
 	"  -t, --tail SECONDS    longest tail after the end, 0..600 (default 10)\n"
 	"  -q, --quiet           no progress on standard error\n"
@@ -602,7 +602,7 @@ parse_options(int argc, char **argv, struct options *opt)
 	int c;
 
 	*opt = (struct options){
-		.rate = 44100, .polyphony = 256, .gain = 3.4, .piano = 0, .pad = 89,
+		.rate = 44100, .polyphony = 256, .gain = 3.4, .piano = 0, .pad = 94,
 		.reverb = true, .tail = 10,
 	};
 	while ((c = getopt_long(argc, argv, "o:r:s:p:g:t:qhV", longopts, NULL)) != -1) {

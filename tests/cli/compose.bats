@@ -71,24 +71,26 @@ ack_time() {
 	"$AUR_COMPOSE" --seed 123 --duration 60 > out.notes
 	[ "$(sed -n 1p out.notes)" = "# auralis-notes 1" ]
 	[ "$(sed -n 2p out.notes)" = "# aur-compose 0.1.0 seed=123 key=D mode=dorian bpm=72 intensity=0.45 preset=focus duration=60" ]
-	[ "$(sed -n 3,8p out.notes)" = "$(printf '0.000 program 0 0\n0.000 cc 0 7 100\n0.000 program 1 94\n0.000 cc 1 7 100\n0.000 program 2 42\n0.000 cc 2 7 100')" ]
+	[ "$(sed -n 3,5p out.notes)" = "$(printf '0.000 program 0 0\n0.000 cc 0 7 100\n0.000 cc 0 91 100')" ]
+	[ "$(sed -n 6,8p out.notes)" = "$(printf '0.000 program 1 94\n0.000 cc 1 7 100\n0.000 cc 1 91 100')" ]
 }
 
 @test "presets set key, mode, tempo, intensity and sounds; explicit options win" {
-	while IFS='|' read -r args header programs volumes; do
+	while IFS='|' read -r args header programs volumes sends; do
 		"$AUR_COMPOSE" --seed 1 --bars 1 $args > out.notes
 		echo "$args: $(sed -n 2p out.notes)"
 		[ "$(sed -n 2p out.notes)" = "# aur-compose 0.1.0 seed=1 $header bars=1" ]
 		[ "$(awk '$2 == "program" { printf "%s ", $4 }' out.notes)" = "$programs " ]
 		[ "$(awk '$2 == "cc" && $4 == 7 { printf "%s ", $5 }' out.notes)" = "$volumes " ]
+		[ "$(awk '$2 == "cc" && $4 == 91 { printf "%s ", $5 }' out.notes)" = "$sends " ]
 	done <<-'TABLE'
-	--preset focus|key=D mode=dorian bpm=72 intensity=0.45 preset=focus|0 94 42|100 100 100
-	--preset meditation|key=F mode=lydian bpm=56 intensity=0.25 preset=meditation|4 91 52|84 100 100
-	--preset sleep|key=A mode=aeolian bpm=44 intensity=0.1 preset=sleep|0 92 53|100 88 100
-	--preset bright|key=G mode=ionian bpm=96 intensity=0.7 preset=bright|1 90 102|100 100 100
-	--key E --preset sleep --bpm 100|key=E mode=aeolian bpm=100 intensity=0.1 preset=sleep|0 92 53|100 88 100
-	--preset Bright --mode minor --key bb --intensity 0.3|key=Bb mode=aeolian bpm=96 intensity=0.3 preset=bright|1 90 102|100 100 100
-	--key Db --mode mixolydian --bpm 40.5|key=C# mode=mixolydian bpm=40.5 intensity=0.45 preset=focus|0 94 42|100 100 100
+	--preset focus|key=D mode=dorian bpm=72 intensity=0.45 preset=focus|0 94 42|100 100 100|100 100 100
+	--preset meditation|key=F mode=lydian bpm=56 intensity=0.25 preset=meditation|4 91 52|84 100 100|100 75 100
+	--preset sleep|key=A mode=aeolian bpm=44 intensity=0.1 preset=sleep|0 92 53|100 90 100|100 120 100
+	--preset bright|key=G mode=ionian bpm=96 intensity=0.7 preset=bright|1 90 102|100 100 100|100 100 100
+	--key E --preset sleep --bpm 100|key=E mode=aeolian bpm=100 intensity=0.1 preset=sleep|0 92 53|100 90 100|100 120 100
+	--preset Bright --mode minor --key bb --intensity 0.3|key=Bb mode=aeolian bpm=96 intensity=0.3 preset=bright|1 90 102|100 100 100|100 100 100
+	--key Db --mode mixolydian --bpm 40.5|key=C# mode=mixolydian bpm=40.5 intensity=0.45 preset=focus|0 94 42|100 100 100|100 100 100
 	TABLE
 }
 

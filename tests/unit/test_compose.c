@@ -360,8 +360,9 @@ test_determinism(void)
 	CHECK(strcmp(a, other) != 0);
 	/* The first events: the three sounds and their volumes, then the tonic chord of D dorian. */
 	{
-		const char *start = "0.000 program 0 0\n0.000 cc 0 7 100\n0.000 program 1 94\n"
-		    "0.000 cc 1 7 100\n0.000 program 2 42\n0.000 cc 2 7 100\n"
+		const char *start = "0.000 program 0 0\n0.000 cc 0 7 100\n0.000 cc 0 91 100\n"
+		    "0.000 program 1 94\n0.000 cc 1 7 100\n0.000 cc 1 91 100\n"
+		    "0.000 program 2 42\n0.000 cc 2 7 100\n0.000 cc 2 91 100\n"
 		    "0.000 cc 1 11 127\n0.000 cc 2 11 127\n0.000 on 1 ";
 
 		CHECK(!strncmp(a, start, strlen(start)));
