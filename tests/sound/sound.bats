@@ -193,9 +193,10 @@ spread() {
 	# update the hash: build, then run
 	#   env -u AURALIS_SOUNDFONT build/aur-render tests/data/pinned.notes | sha256sum
 	# and say in the commit why the sound changed.  It pins the raw PCM
-	# rendered with FluidR3_GM (fluid-soundfont-gm 3.1) by libfluidsynth 2.3.
+	# rendered with FluidR3_GM (fluid-soundfont-gm 3.1) by libfluidsynth 2.3; the
+	# same in the normal, the sanitizer and an -O0 build.
 	pinned_font=FluidR3_GM.sf2
-	pinned_sha256=d4185d9affb343ed06d9b4f5d44f46b75751b76858184b1d97173b1c38b0c15a
+	pinned_sha256=342cec5845878f5895d76a56a3da73e26b83aac55a5b0a9fdfdf02f0f605f704
 	font=$(default_soundfont)
 	echo "SoundFont: $font"
 	[ "$(basename "$font")" = "$pinned_font" ] ||
