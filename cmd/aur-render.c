@@ -74,10 +74,11 @@ static const char usage_text[] =
 	"                        channels, those channels take their programs\n"
 	"                        from FILE (repeatable, e.g. 0:piano.sf2)\n"
 	"  -p, --polyphony N     voices at once, 1..1024 (default 256)\n"
-	"  -g, --gain G          synthesizer gain, 0..10 (default 3.4)\n"
+	"  -g, --gain G          synthesizer gain, 0..10 (default 4.8)\n"
 	"      --piano PROGRAM   General MIDI program of channel 0 (default 0, piano)\n"
 	"      --pad PROGRAM     General MIDI program of channel 1 (default 94, halo pad)\n"
 	"      --no-reverb       the dry sound only, no reverb\n"
+	"      --no-compressor   leave the loudness of sections as it is\n"
 	"  -t, --tail SECONDS    longest tail after the end, 0..600 (default 10)\n"
 	"  -q, --quiet           no progress on standard error\n"
 	"  -h, --help            show this help\n"
@@ -109,6 +110,7 @@ struct options {
 	double gain;
 	long piano, pad;
 	bool reverb;
+	bool compressor;
 	double tail;
 	bool quiet;
 };
@@ -583,7 +585,7 @@ open_output(struct renderer *r, const char *path, long rate)
 static void
 parse_options(int argc, char **argv, struct options *opt)
 {
-	enum { OPT_PIANO = 256, OPT_PAD, OPT_NO_REVERB };
+	enum { OPT_PIANO = 256, OPT_PAD, OPT_NO_REVERB, OPT_NO_COMPRESSOR };
 	static const struct option longopts[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "rate", required_argument, NULL, 'r' },
@@ -593,6 +595,7 @@ parse_options(int argc, char **argv, struct options *opt)
 		{ "piano", required_argument, NULL, OPT_PIANO },
 		{ "pad", required_argument, NULL, OPT_PAD },
 		{ "no-reverb", no_argument, NULL, OPT_NO_REVERB },
+		{ "no-compressor", no_argument, NULL, OPT_NO_COMPRESSOR },
 		{ "tail", required_argument, NULL, 't' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -602,8 +605,8 @@ parse_options(int argc, char **argv, struct options *opt)
 	int c;
 
 	*opt = (struct options){
-		.rate = 44100, .polyphony = 256, .gain = 3.4, .piano = 0, .pad = 94,
-		.reverb = true, .tail = 10,
+		.rate = 44100, .polyphony = 256, .gain = 4.8, .piano = 0, .pad = 94,
+		.reverb = true, .compressor = true, .tail = 10,
 	};
 	while ((c = getopt_long(argc, argv, "o:r:s:p:g:t:qhV", longopts, NULL)) != -1) {
 		int bad = 0;
@@ -627,6 +630,7 @@ parse_options(int argc, char **argv, struct options *opt)
 		case OPT_PIANO: bad = opt_long("--piano", optarg, 0, 127, &opt->piano); break;
 		case OPT_PAD: bad = opt_long("--pad", optarg, 0, 127, &opt->pad); break;
 		case OPT_NO_REVERB: opt->reverb = false; break;
+		case OPT_NO_COMPRESSOR: opt->compressor = false; break;
 		case 'q': opt->quiet = true; break;
 		case 'h': fputs(usage_text, stdout); exit(AUR_EXIT_OK);
 		case 'V': printf("aur-render %s\n", AURALIS_VERSION); exit(AUR_EXIT_OK);
@@ -738,6 +742,8 @@ main(int argc, char **argv)
 	r.opt = &opt;
 	mix_defaults(&mix, (double)opt.rate);
 	mix.reverb = opt.reverb;
+	if (!opt.compressor)
+		mix.comp_ratio = 1;
 	r.mix = mix_new(&mix);
 	r.synth = synth_new(&opt, &settings);
 	if (!r.synth || !r.mix) {

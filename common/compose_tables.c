@@ -280,7 +280,7 @@ static const struct program_trim {
 } program_trims[] = {
 	{ 4, 84, 100 },                         /* the Rhodes is 6.6 LU louder than the grand */
 	{ 91, 100, 75 },                        /* space voice is airy already */
-	{ 92, 90, 120 },                        /* bowed glass: under the sparse Sleep piano, and wetter */
+	{ 92, 85, 120 },                        /* bowed glass: under the sparse Sleep piano, and wetter */
 };
 
 static const struct program_trim *

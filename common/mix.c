@@ -30,6 +30,8 @@
  * It is 300 dB below full scale, and the DC blocker takes it out.
  */
 #define ANTI_DENORMAL 1e-20f
+#define COMP_STEP 32                    /* frames between two gain computations */
+#define COMP_RMS_S 0.05                 /* the level detector's time constant */
 
 static const int line_frames_44k[REVERB_LINES] = {
 	1433, 1601, 1867, 2053, 2251, 2399, 2617, 2903,
@@ -60,6 +62,12 @@ struct mix {
 	float damp;                     /* its coefficient */
 	float send_scale[MIX_CHANNELS]; /* CC 91 / 100 */
 	double dc_r, dc_x[2], dc_y[2];
+	double comp_rms;                /* the detector's coefficient a frame */
+	double comp_attack, comp_release;       /* the gain's coefficients a step */
+	double comp_env;                /* mean square of the sum, smoothed */
+	double comp_target;             /* the gain wanted, after attack or release */
+	double comp_gain, comp_step;    /* gain now, and its change a frame */
+	int comp_phase;                 /* frames since the last gain computation */
 	float send[MIX_BLOCK_MAX];
 };
 
@@ -72,15 +80,20 @@ mix_defaults(struct mix_settings *s, double rate)
 		s->channel[ch] = (struct mix_channel){ .gain = 1.0, .send = 0.5 };
 	/* The piano leads; the pads sit under it, their low mud cut. */
 	s->channel[0] = (struct mix_channel){ .gain = 1.0, .highpass_hz = 0, .send = 0.55 };
-	s->channel[1] = (struct mix_channel){ .gain = 0.35, .highpass_hz = 160, .send = 0.45 };
-	s->channel[2] = (struct mix_channel){ .gain = 0.3, .highpass_hz = 160, .send = 0.45 };
+	s->channel[1] = (struct mix_channel){ .gain = 0.3, .highpass_hz = 120, .send = 0.45 };
+	s->channel[2] = (struct mix_channel){ .gain = 0.26, .highpass_hz = 55, .send = 0.45 };
 	s->reverb = true;
 	s->reverb_seconds = 3.0;
 	s->reverb_damp_hz = 6000;
 	s->reverb_predelay_s = 0.02;
 	s->send_highpass_hz = 220;
-	s->wet = 0.38;
+	s->wet = 0.36;
 	s->dc_hz = 5;
+	s->comp_threshold_db = -24;
+	s->comp_ratio = 2.5;
+	s->comp_knee_db = 6;
+	s->comp_attack_s = 0.02;
+	s->comp_release_s = 0.3;
 }
 
 /* --- filters --- */
@@ -174,7 +187,12 @@ settings_valid(const struct mix_settings *s)
 	    s->reverb_damp_hz > 0 && s->reverb_damp_hz < nyquist &&
 	    s->send_highpass_hz >= 0 && s->send_highpass_hz < nyquist &&
 	    s->reverb_predelay_s >= 0 && s->reverb_predelay_s <= 1 &&
-	    s->dc_hz > 0 && s->dc_hz < nyquist;
+	    s->dc_hz > 0 && s->dc_hz < nyquist &&
+	    s->comp_threshold_db >= -90 && s->comp_threshold_db <= 0 &&
+	    s->comp_ratio >= 1 && s->comp_ratio <= 20 &&
+	    s->comp_knee_db >= 0 && s->comp_knee_db <= 24 &&
+	    s->comp_attack_s > 0 && s->comp_attack_s <= 1 &&
+	    s->comp_release_s > 0 && s->comp_release_s <= 10;
 }
 
 struct mix *
@@ -210,6 +228,10 @@ mix_new(const struct mix_settings *s)
 	}
 	m->damp = (float)exp(-2 * M_PI * s->reverb_damp_hz / s->rate);
 	m->dc_r = exp(-2 * M_PI * s->dc_hz / s->rate);
+	m->comp_rms = 1 - exp(-1 / (COMP_RMS_S * s->rate));
+	m->comp_attack = 1 - exp(-COMP_STEP / (s->comp_attack_s * s->rate));
+	m->comp_release = 1 - exp(-COMP_STEP / (s->comp_release_s * s->rate));
+	m->comp_gain = m->comp_target = 1;
 	if (bad) {
 		mix_free(m);
 		return NULL;
@@ -281,6 +303,57 @@ reverb_run(struct mix *m, size_t n, float *restrict left, float *restrict right)
 	m->write = w;
 }
 
+/* The compressor's gain in dB for a level in dB: a soft knee, then 1:ratio. */
+static double
+comp_gain_db(const struct mix_settings *s, double level_db)
+{
+	double over = level_db - s->comp_threshold_db, knee = s->comp_knee_db;
+	double slope = 1 - 1 / s->comp_ratio;
+
+	if (2 * over <= -knee)
+		return 0;
+	if (2 * over < knee)
+		return -slope * (over + knee / 2) * (over + knee / 2) / (2 * knee);
+	return -slope * over;
+}
+
+/*
+ * The compressor: an RMS detector (50 ms), and every COMP_STEP frames the
+ * gain that level calls for, approached with the attack time when the gain
+ * must fall and the release time when it may rise, and ramped frame by
+ * frame: one logarithm a step, and never a step in the gain.  The phase is
+ * kept across calls, so block sizes do not change the result.
+ */
+static void
+compress(struct mix *m, float *left, float *right, size_t n)
+{
+	double env = m->comp_env, gain = m->comp_gain, step = m->comp_step;
+	int phase = m->comp_phase;
+
+	if (m->s.comp_ratio <= 1)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		double ms = 0.5 * ((double)left[i] * left[i] + (double)right[i] * right[i]);
+
+		env += m->comp_rms * (ms - env);
+		if (phase == 0) {
+			double want = pow(10, comp_gain_db(&m->s, 10 * log10(env + 1e-20)) / 20);
+
+			m->comp_target += (want < m->comp_target ? m->comp_attack : m->comp_release) *
+			    (want - m->comp_target);
+			step = (m->comp_target - gain) / COMP_STEP;
+		}
+		phase = (phase + 1) % COMP_STEP;
+		gain += step;
+		left[i] = (float)(left[i] * gain);
+		right[i] = (float)(right[i] * gain);
+	}
+	m->comp_env = env;
+	m->comp_gain = gain;
+	m->comp_step = step;
+	m->comp_phase = phase;
+}
+
 static void
 dc_block(struct mix *m, float *x, int side, size_t n)
 {
@@ -325,6 +398,7 @@ mix_process(struct mix *m, float *const dry[2 * MIX_CHANNELS], unsigned channels
 	}
 	if (m->s.reverb)
 		reverb_run(m, n, left, right);
+	compress(m, left, right, n);
 	dc_block(m, left, 0, n);
 	dc_block(m, right, 1, n);
 }

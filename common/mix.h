@@ -7,7 +7,8 @@
  * low mud out) and a send to the reverb; the sends are summed, high-passed
  * (the lows stay out of the reverb) and fed to a feedback-delay-network
  * reverb whose decay time is set in seconds.  Dry channels and reverb
- * return are summed and go through a DC blocker, always on.
+ * return are summed, pass a slow compressor that keeps loud sections from
+ * running far above quiet ones, and go through a DC blocker, always on.
  *
  * Everything is deterministic, allocation happens only in mix_new, and
  * mix_process neither blocks nor allocates: it is called from the render
@@ -38,6 +39,11 @@ struct mix_settings {
 	double send_highpass_hz;        /* the lows kept out of the reverb */
 	double wet;                     /* linear level of the reverb return */
 	double dc_hz;                   /* corner of the DC blocker */
+	/* A slow compressor on the sum: it evens out loud sections, not notes. */
+	double comp_threshold_db;       /* RMS level, dBFS, where it starts */
+	double comp_ratio;              /* 1..20; 1 is off */
+	double comp_knee_db;            /* width of the soft knee */
+	double comp_attack_s, comp_release_s;
 };
 
 /* The Auralis mix at rate Hz: piano on 0, pad on 1, layer on 2. */

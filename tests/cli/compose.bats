@@ -86,9 +86,9 @@ ack_time() {
 	done <<-'TABLE'
 	--preset focus|key=D mode=dorian bpm=72 intensity=0.45 preset=focus|0 94 42|100 100 100|100 100 100
 	--preset meditation|key=F mode=lydian bpm=56 intensity=0.25 preset=meditation|4 91 52|84 100 100|100 75 100
-	--preset sleep|key=A mode=aeolian bpm=44 intensity=0.1 preset=sleep|0 92 53|100 90 100|100 120 100
+	--preset sleep|key=A mode=aeolian bpm=44 intensity=0.1 preset=sleep|0 92 53|100 85 100|100 120 100
 	--preset bright|key=G mode=ionian bpm=96 intensity=0.7 preset=bright|1 90 102|100 100 100|100 100 100
-	--key E --preset sleep --bpm 100|key=E mode=aeolian bpm=100 intensity=0.1 preset=sleep|0 92 53|100 90 100|100 120 100
+	--key E --preset sleep --bpm 100|key=E mode=aeolian bpm=100 intensity=0.1 preset=sleep|0 92 53|100 85 100|100 120 100
 	--preset Bright --mode minor --key bb --intensity 0.3|key=Bb mode=aeolian bpm=96 intensity=0.3 preset=bright|1 90 102|100 100 100|100 100 100
 	--key Db --mode mixolydian --bpm 40.5|key=C# mode=mixolydian bpm=40.5 intensity=0.45 preset=focus|0 94 42|100 100 100|100 100 100
 	TABLE

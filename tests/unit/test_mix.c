@@ -102,9 +102,16 @@ test_dc_blocked(void)
 }
 
 static void
+uncompressed(struct mix_settings *s)
+{
+	s->comp_ratio = 1;
+}
+
+static void
 dry_only(struct mix_settings *s)
 {
 	s->reverb = false;
+	uncompressed(s);
 }
 
 /*
@@ -122,7 +129,7 @@ run_wet(int ch, source_fn source, long frames, int cc91)
 	memcpy(dry_l, out_l, sizeof dry_l[0] * (size_t)frames);
 	memcpy(dry_r, out_r, sizeof dry_r[0] * (size_t)frames);
 	mix_free(m);
-	m = mix_with(NULL);
+	m = mix_with(uncompressed);
 	mix_set_send_cc(m, ch, cc91);
 	run(m, ch, source, frames, MIX_BLOCK_MAX);
 	for (long i = 0; i < frames; i++) {
@@ -225,15 +232,62 @@ test_send_cc(void)
 	CHECK(energy(out_l, 0, RATE) > 1e-3);
 }
 
+static double level;                    /* the sine's amplitude for sine_level */
+static float sine_level(long f) { return (float)(level * sin(2 * M_PI * 440 * f / RATE)); }
+
+/* RMS level in dBFS of out_l over the last second of `frames`, against the input. */
+static double
+gain_db(long frames)
+{
+	double rms = sqrt(energy(out_l, frames - RATE, frames) / RATE);
+
+	return 20 * log10(rms / (level * M_SQRT1_2));
+}
+
+/*
+ * The compressor leaves quiet music alone and brings a loud passage down
+ * by (1 - 1/ratio) of its excess over the threshold, with no step in gain.
+ */
+static void
+test_compressor(void)
+{
+	struct mix_settings s;
+	struct mix *m;
+	double excess, want;
+
+	mix_defaults(&s, RATE);
+	s.reverb = false;
+	s.channel[0].gain = 1;
+	level = pow(10, (s.comp_threshold_db - 15) / 20) * M_SQRT2;    /* RMS 15 dB under */
+	m = mix_new(&s);
+	run(m, 0, sine_level, 3 * RATE, MIX_BLOCK_MAX);
+	CHECK(fabs(gain_db(3 * RATE)) < 0.01);
+	mix_free(m);
+
+	excess = 16;
+	level = pow(10, (s.comp_threshold_db + excess) / 20) * M_SQRT2;
+	m = mix_new(&s);
+	run(m, 0, sine_level, 3 * RATE, MIX_BLOCK_MAX);
+	want = -(1 - 1 / s.comp_ratio) * excess;
+	if (fabs(gain_db(3 * RATE) - want) > 0.5)
+		fprintf(stderr, "compressor gain %.2f dB, want %.2f\n", gain_db(3 * RATE), want);
+	CHECK(fabs(gain_db(3 * RATE) - want) < 0.5);
+	/* No sample jumps: the gain ramps, it never steps. */
+	for (long i = 1; i < 3 * RATE; i++)
+		CHECK(fabsf(out_l[i] - out_l[i - 1]) < 2 * M_PI * 440 / RATE * level + 1e-3);
+	mix_free(m);
+}
+
 static void bad_rate(struct mix_settings *s) { s->rate = 1000; }
 static void bad_decay(struct mix_settings *s) { s->reverb_seconds = 0; }
 static void bad_highpass(struct mix_settings *s) { s->channel[3].highpass_hz = RATE; }
 static void bad_dc(struct mix_settings *s) { s->dc_hz = 0; }
+static void bad_ratio(struct mix_settings *s) { s->comp_ratio = 0.5; }
 
 static void
 test_bad_settings(void)
 {
-	void (*bad[])(struct mix_settings *) = { bad_rate, bad_decay, bad_highpass, bad_dc };
+	void (*bad[])(struct mix_settings *) = { bad_rate, bad_decay, bad_highpass, bad_dc, bad_ratio };
 
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		CHECK(mix_with(bad[i]) == NULL);
@@ -253,6 +307,7 @@ main(void)
 	test_pad_highpass();
 	test_blocks_do_not_matter();
 	test_send_cc();
+	test_compressor();
 	test_bad_settings();
 	return check_done("mix");
 }
