@@ -45,7 +45,8 @@ teardown() {
 	stat_port=$(free_port)
 	"$AURALIS_ROOT/scripts/run" --port "$port" --stat-port "$stat_port" > run.log 2>&1 3>&- &
 	RUN_PID=$!
-	for _ in $(seq 300); do grep -q "listening on" run.log && break; sleep 0.1; done
+	# aur-stat says "listening on" too, and may say it first: wait for scripts/run's own line.
+	for _ in $(seq 300); do grep -q "auralis: listening on" run.log && break; sleep 0.1; done
 	cat run.log
 	grep -q "auralis: listening on http://127.0.0.1:$port/" run.log
 	curl -sf "http://127.0.0.1:$port/" | grep -q '<title>Auralis'
