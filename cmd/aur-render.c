@@ -551,6 +551,18 @@ font_choice_parse(const char *arg, struct font_choice *f)
 	return 0;
 }
 
+/* Frees what main made: the synthesizer, its settings, the mix and the path. */
+static void
+renderer_free(struct renderer *r, fluid_settings_t *settings, char *soundfont)
+{
+	if (r->synth)
+		delete_fluid_synth(r->synth);
+	if (settings)
+		delete_fluid_settings(settings);
+	mix_free(r->mix);
+	free(soundfont);
+}
+
 /* The libsndfile format for an output file name, or 0. */
 static int
 output_format(const char *path)
@@ -727,17 +739,17 @@ main(int argc, char **argv)
 	fluid_set_log_function(FLUID_WARN, on_fluid_log, NULL);
 	fluid_set_log_function(FLUID_INFO, on_fluid_log, NULL);
 	fluid_set_log_function(FLUID_DBG, on_fluid_log, NULL);
-	soundfont = soundfont_find(opt.soundfont);
-	if (!soundfont) {
-		if (opt.soundfont || getenv("AURALIS_SOUNDFONT"))
-			warnf("%s:", opt.soundfont ? opt.soundfont : getenv("AURALIS_SOUNDFONT"));
-		return AUR_EXIT_NOSOUNDFONT;
-	}
 	for (int i = 0; i < opt.nfonts; i++) {
 		if (opt.fonts[i].channels && access(opt.fonts[i].path, R_OK) != 0) {
 			warnf("%s:", opt.fonts[i].path);
 			return AUR_EXIT_NOSOUNDFONT;
 		}
+	}
+	soundfont = soundfont_find(opt.soundfont);
+	if (!soundfont) {
+		if (opt.soundfont || getenv("AURALIS_SOUNDFONT"))
+			warnf("%s:", opt.soundfont ? opt.soundfont : getenv("AURALIS_SOUNDFONT"));
+		return AUR_EXIT_NOSOUNDFONT;
 	}
 	r.opt = &opt;
 	mix_defaults(&mix, (double)opt.rate);
@@ -748,11 +760,14 @@ main(int argc, char **argv)
 	r.synth = synth_new(&opt, &settings);
 	if (!r.synth || !r.mix) {
 		warnf("cannot start the synthesizer");
+		renderer_free(&r, settings, soundfont);
 		return AUR_EXIT_FAILURE;
 	}
 	status = fonts_load(&r, soundfont);
-	if (status)
+	if (status) {
+		renderer_free(&r, settings, soundfont);
 		return status;
+	}
 	/* The Auralis defaults: a piano over a pad. */
 	if (set_program(&r, 0, 0, (int)opt.piano) < 0 || set_program(&r, 1, 0, (int)opt.pad) < 0)
 		warnf("%s: lacks the default programs %ld and %ld", soundfont, opt.piano, opt.pad);
@@ -760,8 +775,10 @@ main(int argc, char **argv)
 		fluid_synth_cc(r.synth, ch, 91, 100);
 
 	stop_on_signals();
-	if (opt.output && open_output(&r, opt.output, opt.rate) < 0)
+	if (opt.output && open_output(&r, opt.output, opt.rate) < 0) {
+		renderer_free(&r, settings, soundfont);
 		return AUR_EXIT_FAILURE;
+	}
 
 	r.slot = shm_attach(SHM_ROLE_RENDER, getenv("AURALIS_SESSION"));
 	prog.on = opt.output && !opt.quiet && isatty(STDERR_FILENO);
@@ -814,10 +831,7 @@ main(int argc, char **argv)
 		warnf("peak %.2f dBFS, %lld frames, at most %d voices",
 		    r.peak ? 20 * log10((double)r.peak / 32768.0) : -INFINITY, (long long)r.frame,
 		    r.voices_max);
-	delete_fluid_synth(r.synth);
-	delete_fluid_settings(settings);
-	mix_free(r.mix);
-	free(soundfont);
+	renderer_free(&r, settings, soundfont);
 
 	if (stop_signal)
 		status = 128 + stop_signal;

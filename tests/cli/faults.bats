@@ -113,5 +113,8 @@ teardown() {
 	echo "accepted $accepted, refused $refused"
 	[ "$accepted" -ge 1 ] && [ "$accepted" -le 8 ]
 	[ $((accepted + refused)) -eq 200 ]
-	jq -e '[.[] | select(.hello != null)] | all(.seq_gaps == 0 and .audio >= 45 and .max_gap_ms < 400)' burst.json
+	# Not harmed: whole, even streams.  Eight sessions starting at once take
+	# up to about 2 s to start (tests/cli/stream.bats, ten listeners).
+	jq -c '[.[] | select(.hello != null) | {audio, seq_gaps, max_gap_ms, first_audio_ms}]' burst.json
+	jq -e '[.[] | select(.hello != null)] | all(.seq_gaps == 0 and .audio >= 30 and .max_gap_ms < 400)' burst.json
 }
