@@ -80,8 +80,8 @@ mix_defaults(struct mix_settings *s, double rate)
 		s->channel[ch] = (struct mix_channel){ .gain = 1.0, .send = 0.5 };
 	/* The piano leads; the pads sit under it, their low mud cut. */
 	s->channel[0] = (struct mix_channel){ .gain = 1.0, .highpass_hz = 0, .send = 0.55 };
-	s->channel[1] = (struct mix_channel){ .gain = 0.3, .highpass_hz = 120, .send = 0.45 };
-	s->channel[2] = (struct mix_channel){ .gain = 0.26, .highpass_hz = 55, .send = 0.45 };
+	s->channel[1] = (struct mix_channel){ .gain = 0.26, .highpass_hz = 120, .send = 0.45 };
+	s->channel[2] = (struct mix_channel){ .gain = 0.22, .highpass_hz = 55, .send = 0.45 };
 	s->reverb = true;
 	s->reverb_seconds = 3.0;
 	s->reverb_damp_hz = 6000;

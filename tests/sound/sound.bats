@@ -199,7 +199,7 @@ spread() {
 	# rendered with FluidR3_GM (fluid-soundfont-gm 3.1) by libfluidsynth 2.3; the
 	# same in the normal, the sanitizer and an -O0 build.
 	pinned_font=FluidR3_GM.sf2
-	pinned_sha256=5aea829d48b406ad21113596536da4120bab9122e5a2059812a9a01a0a69cf6d
+	pinned_sha256=c32156de9c6f825422dd9548e74b56c9b766ba2396f59513addd88e246acf80c
 	font=$(default_soundfont)
 	echo "SoundFont: $font"
 	[ "$(basename "$font")" = "$pinned_font" ] ||
