@@ -119,7 +119,8 @@ struct renderer {
 	const struct options *opt;
 	fluid_synth_t *synth;
 	struct mix *mix;
-	int font_of[16];        /* SoundFont id bound to each channel; -1: the default */
+	int font_of[16];        /* the SoundFont id each channel takes its programs from */
+	unsigned program_set;   /* a bit for each channel that has a program */
 	unsigned channels_used; /* a bit for each channel that has played a note */
 	int64_t frame;          /* frames rendered so far */
 	int sounding[16][128];  /* how many notes hold each key */
@@ -267,9 +268,33 @@ key_release(struct renderer *r, int channel, int key)
 	fluid_synth_noteoff(r->synth, channel, key);
 }
 
+/*
+ * Selects a program from the channel's own SoundFont (never another one
+ * of the stack: a program missing from it is an error, not a surprise).
+ * Channel 9 is the General MIDI percussion channel: its bank 0 means the
+ * drum kits' bank 128, as FluidSynth itself would take it.
+ */
+static int
+set_program(struct renderer *r, int channel, int bank, int program)
+{
+	if (channel == 9 && bank == 0)
+		bank = 128;
+	if (fluid_synth_program_select(r->synth, channel, r->font_of[channel], bank, program) != FLUID_OK)
+		return -1;
+	r->program_set |= 1u << channel;
+	return 0;
+}
+
+/*
+ * Starts a key.  A channel that was never given a program plays General
+ * MIDI's default, program 0; it is chosen only now, so that channels
+ * nobody plays load no samples.
+ */
 static void
 key_strike(struct renderer *r, int channel, int key, int velocity)
 {
+	if (!(r->program_set >> channel & 1))
+		(void)set_program(r, channel, 0, 0);
 	r->sounding[channel][key]++;
 	r->channels_used |= 1u << channel;
 	fluid_synth_noteon(r->synth, channel, key, velocity);
@@ -359,17 +384,6 @@ frame_at(const struct renderer *r, double t)
 	return schedule_frame(t, r->opt->rate);
 }
 
-static int
-set_program(struct renderer *r, int channel, int bank, int program)
-{
-	if (r->font_of[channel] >= 0)
-		return fluid_synth_program_select(r->synth, channel, r->font_of[channel],
-		    bank, program) == FLUID_OK ? 0 : -1;
-	if (fluid_synth_bank_select(r->synth, channel, bank) != FLUID_OK ||
-	    fluid_synth_program_change(r->synth, channel, program) != FLUID_OK)
-		return -1;
-	return 0;
-}
 
 /*
  * Applies one event at time t (already offset).  Returns 0, or -1 with a
@@ -486,35 +500,36 @@ synth_new(const struct options *opt, fluid_settings_t **settings_out)
 }
 
 /*
- * Loads the SoundFonts: those bound to channels first, the default last,
- * so that it is on top of FluidSynth's stack for every other channel.
+ * Loads the SoundFonts: the default for every channel, then those bound
+ * to channels.  No program is selected yet (set_program, key_strike).
  * Returns 0, or AUR_EXIT_NOSOUNDFONT with the reason reported.
  */
 static int
 fonts_load(struct renderer *r, const char *default_font)
 {
 	const struct options *opt = r->opt;
+	int id = fluid_synth_sfload(r->synth, default_font, 0);
 
+	if (id == FLUID_FAILED) {
+		warnf("%s: not a usable SoundFont", default_font);
+		return AUR_EXIT_NOSOUNDFONT;
+	}
 	for (int ch = 0; ch < 16; ch++)
-		r->font_of[ch] = -1;
+		r->font_of[ch] = id;
 	for (int i = 0; i < opt->nfonts; i++) {
 		const struct font_choice *f = &opt->fonts[i];
-		int id;
+		int bound;
 
 		if (!f->channels)
 			continue;
-		id = fluid_synth_sfload(r->synth, f->path, 0);
-		if (id == FLUID_FAILED) {
+		bound = fluid_synth_sfload(r->synth, f->path, 0);
+		if (bound == FLUID_FAILED) {
 			warnf("%s: not a usable SoundFont", f->path);
 			return AUR_EXIT_NOSOUNDFONT;
 		}
 		for (int ch = 0; ch < 16; ch++)
 			if (f->channels >> ch & 1)
-				r->font_of[ch] = id;
-	}
-	if (fluid_synth_sfload(r->synth, default_font, 0) == FLUID_FAILED) {
-		warnf("%s: not a usable SoundFont", default_font);
-		return AUR_EXIT_NOSOUNDFONT;
+				r->font_of[ch] = bound;
 	}
 	return 0;
 }
@@ -758,7 +773,12 @@ main(int argc, char **argv)
 		mix.comp_ratio = 1;
 	r.mix = mix_new(&mix);
 	r.synth = synth_new(&opt, &settings);
-	if (!r.synth || !r.mix) {
+	if (!r.mix) {
+		warnf("cannot make the mix at %ld Hz", opt.rate);
+		renderer_free(&r, settings, soundfont);
+		return AUR_EXIT_FAILURE;
+	}
+	if (!r.synth) {
 		warnf("cannot start the synthesizer");
 		renderer_free(&r, settings, soundfont);
 		return AUR_EXIT_FAILURE;

@@ -84,7 +84,7 @@ mix_defaults(struct mix_settings *s, double rate)
 	s->channel[2] = (struct mix_channel){ .gain = 0.22, .highpass_hz = 55, .send = 0.45 };
 	s->reverb = true;
 	s->reverb_seconds = 3.0;
-	s->reverb_damp_hz = 6000;
+	s->reverb_damp_hz = rate * 0.45 < 6000 ? rate * 0.45 : 6000;
 	s->reverb_predelay_s = 0.02;
 	s->send_highpass_hz = 220;
 	s->wet = 0.36;
@@ -123,11 +123,16 @@ biquad_run(struct biquad *f, float *x, size_t n)
 
 		z1 = f->b1 * in - f->a1 * out + z2;
 		z2 = f->b2 * in - f->a2 * out;
+		/* A silent channel's state decays toward denormals: flush it,
+		 * sample by sample, so that block sizes change nothing. */
+		if (fabs(z1) < 1e-30)
+			z1 = 0;
+		if (fabs(z2) < 1e-30)
+			z2 = 0;
 		x[i] = (float)out;
 	}
-	/* A silent channel's state decays toward denormals: flush it. */
-	f->z1 = fabs(z1) < 1e-30 ? 0 : z1;
-	f->z2 = fabs(z2) < 1e-30 ? 0 : z2;
+	f->z1 = z1;
+	f->z2 = z2;
 }
 
 /* --- delays --- */
@@ -336,6 +341,8 @@ compress(struct mix *m, float *left, float *right, size_t n)
 		double ms = 0.5 * ((double)left[i] * left[i] + (double)right[i] * right[i]);
 
 		env += m->comp_rms * (ms - env);
+		if (env < 1e-30)        /* silence: no denormals */
+			env = 0;
 		if (phase == 0) {
 			double want = pow(10, comp_gain_db(&m->s, 10 * log10(env + 1e-20)) / 20);
 

@@ -54,6 +54,28 @@ setup() {
 	cmp extra.raw held.raw
 }
 
+@test "a channel given no program plays General MIDI's default: piano, drums on 9" {
+	while read -r channel key; do
+		printf '# auralis-notes 1\n0 note %s %s 90 1\n2 end\n' "$channel" "$key" > one.notes
+		"$AUR_RENDER" -o one.wav one.notes
+		peak=$(peak_db one.wav)
+		echo "channel $channel: peak $peak dBFS"
+		awk -v p="$peak" 'BEGIN { exit !(p > -40) }'
+	done <<-'TABLE'
+	5 60
+	15 72
+	9 38
+	TABLE
+}
+
+@test "every rate in --rate's range renders, the lowest too" {
+	for rate in 8000 11025 192000; do
+		"$AUR_RENDER" --rate "$rate" -o r.wav "$AURALIS_ROOT/examples/demo.notes"
+		[ "$(soxi -r r.wav)" = "$rate" ]
+		awk -v p="$(peak_db r.wav)" 'BEGIN { exit !(p > -40) }'
+	done
+}
+
 @test "a channel takes its programs from a SoundFont of its own" {
 	fluid=/usr/share/sounds/sf2/FluidR3_GM.sf2 small=/usr/share/sounds/sf2/TimGM6mb.sf2
 	[ -r "$fluid" ] && [ -r "$small" ]
@@ -61,6 +83,10 @@ setup() {
 	"$AUR_RENDER" --soundfont "$small" two.notes > small.raw
 	"$AUR_RENDER" --soundfont "$fluid" two.notes > fluid.raw
 	"$AUR_RENDER" --soundfont "$small" --soundfont "0:$fluid" two.notes > mixed.raw
+	# A bound channel sounds without a program event of its own.
+	printf '# auralis-notes 1\n0 note 2 60 80 1\n2 end\n' > ch2.notes
+	"$AUR_RENDER" --soundfont "$small" --soundfont "2:$fluid" ch2.notes > ch2.raw
+	sox -t raw -r 44100 -e signed -b 16 -c 2 ch2.raw -n stats 2>&1 | awk '/^Pk lev dB/ { exit !($4 > -40) }'
 	# Piano alone: the bound font plays channel 0, the default the rest.
 	grep -v ' 1 48 ' two.notes > piano.notes
 	"$AUR_RENDER" --soundfont "$fluid" piano.notes > fluid-piano.raw

@@ -90,12 +90,19 @@ main(void)
 					if (q.heap[j].channel == 1 && q.heap[j].key == 2 &&
 					    (earliest < 0 || q.heap[j].frame < earliest))
 						earliest = q.heap[j].frame;
+				int at_earliest = 0, left = 0;
+
+				for (int j = 0; j < q.len; j++)
+					at_earliest += q.heap[j].channel == 1 && q.heap[j].key == 2 &&
+					    q.heap[j].frame == earliest;
 				if (note_queue_cancel(&q, 1, 2) == 0) {
 					cancelled++;
 					cancelled_frame = earliest;
+					/* One entry at the earliest frame is gone, nothing else. */
 					for (int j = 0; j < q.len; j++)
-						if (q.heap[j].channel == 1 && q.heap[j].key == 2)
-							CHECK(q.heap[j].frame >= cancelled_frame);
+						left += q.heap[j].channel == 1 && q.heap[j].key == 2 &&
+						    q.heap[j].frame == cancelled_frame;
+					CHECK(left == at_earliest - 1);
 				} else {
 					CHECK(earliest < 0);
 				}
