@@ -106,7 +106,7 @@ teardown() {
 @test "200 connections in a burst: the excess gets 429, the others are not harmed" {
 	OWN_SERVER=1
 	MAX_FORKS=8 server_start burst
-	$WS_CLIENT --url "$WS_URL" --seconds 6 --clients 200 > burst.json
+	$WS_CLIENT --url "$WS_URL" --seconds 8 --clients 200 > burst.json
 	jq -c '[group_by(.http_status)[] | {status: .[0].http_status, n: length}]' burst.json
 	accepted=$(jq '[.[] | select(.hello != null)] | length' burst.json)
 	refused=$(jq '[.[] | select(.http_status == 429)] | length' burst.json)
@@ -114,7 +114,8 @@ teardown() {
 	[ "$accepted" -ge 1 ] && [ "$accepted" -le 8 ]
 	[ $((accepted + refused)) -eq 200 ]
 	# Not harmed: whole, even streams.  Eight sessions starting at once take
-	# up to about 2 s to start (tests/cli/stream.bats, ten listeners).
+	# up to about 2 s to start, more on a busy machine (tests/cli/stream.bats,
+	# ten listeners): 40 of 80 chunks leaves 4 s.
 	jq -c '[.[] | select(.hello != null) | {audio, seq_gaps, max_gap_ms, first_audio_ms}]' burst.json
-	jq -e '[.[] | select(.hello != null)] | all(.seq_gaps == 0 and .audio >= 30 and .max_gap_ms < 400)' burst.json
+	jq -e '[.[] | select(.hello != null)] | all(.seq_gaps == 0 and .audio >= 40 and .max_gap_ms < 400)' burst.json
 }

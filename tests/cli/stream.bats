@@ -79,15 +79,16 @@ setup() {
 }
 
 @test "ten listeners at once each get their own uninterrupted stream" {
-	$WS_CLIENT --url "$WS_URL" --seconds 5 --clients 10 > out.json
+	$WS_CLIENT --url "$WS_URL" --seconds 8 --clients 10 > out.json
 	jq -c '.[] | {audio, seq_gaps, max_gap_ms, first_audio_ms, late}' out.json
 	jq -e 'length == 10' out.json
 	jq -e '[.[].hello.session] | unique | length == 10' out.json
 	# Each stream, once started, is whole and even.  How soon ten start at
-	# once is a matter of start-up cost, about 0.2 s of CPU a session while
-	# every session still loads its own SoundFont: up to about 2 s on two
-	# cores; the tight bound belongs with warm renderers (DESIGN.md, 9).
-	jq -e 'all(.[]; .audio >= 25 and .seq_gaps == 0 and .bad_sizes == 0 and .max_gap_ms < 400)' out.json
+	# once is a matter of start-up cost, about half a second of CPU a session
+	# (its processes and its own SoundFont): up to about 2 s on two
+	# cores, more on a busy machine; the tight bound belongs with warm
+	# renderers (DESIGN.md, 9).  40 of 80 chunks leaves 4 s to start.
+	jq -e 'all(.[]; .audio >= 40 and .seq_gaps == 0 and .bad_sizes == 0 and .max_gap_ms < 400)' out.json
 }
 
 @test "when the listener leaves, every process of its session is gone within 1 s" {
