@@ -15,8 +15,8 @@
  * event as soon as it is read; nothing is held back to fill a block.
  *
  * FluidSynth renders each MIDI channel dry into a stereo pair of its own;
- * common/mix.c gives each its level, filter and reverb send, runs the
- * reverb and the DC blocker (docs/sound.md).  A channel may take its
+ * common/mix.c gives each its level, filter and reverb send, and runs the
+ * reverb, the compressor and the DC blocker (docs/sound.md).  A channel may take its
  * programs from a SoundFont of its own (--soundfont CH,...:FILE).
  *
  * At `end` (or the end of the input) every sounding note is released and
