@@ -34,7 +34,11 @@ setup() {
 	--gain 11|aur-render: --gain: expected 0..10, not '11'
 	--tail -1|aur-render: --tail: expected 0..600, not '-1'
 	--pad 128|aur-render: --pad: expected 0..127, not '128'
-	-o out.mp3|aur-render: --output: expected a .wav, .flac or .ogg file name, not 'out.mp3'
+	-o out.mp3|aur-render: --output: expected a .wav, .flac, .ogg or .opus file name, not 'out.mp3'
+	-o out.opus --rate 44100|aur-render: --rate: an .opus file takes 8000, 12000, 16000, 24000 or 48000, not 44100
+	-o out.opus --bitrate 8|aur-render: --bitrate: expected 16..512, not '8'
+	-o out.wav --bitrate 64|aur-render: --bitrate: only for an .opus output
+	--bitrate 64|aur-render: --bitrate: only for an .opus output
 	--soundfont 16:x.sf2|aur-render: --soundfont: expected channels 0..15 before ':', as in 0,2:piano.sf2, not '16:x.sf2'
 	--soundfont 0,,1:x.sf2|aur-render: --soundfont: expected channels 0..15 before ':', as in 0,2:piano.sf2, not '0,,1:x.sf2'
 	--soundfont 0:|aur-render: --soundfont: no file after '0:'
@@ -113,6 +117,26 @@ setup() {
 	[ "$(soxi -b demo.wav)" = 16 ]
 	# 16 s of music, then the release and reverb tail: seconds, not minutes.
 	awk -v d="$(seconds demo.wav)" 'BEGIN { exit !(d > 17 && d < 24) }'
+}
+
+@test "-o FILE.opus writes Ogg Opus at 48 kHz and 128 kbit/s that sounds as the WAV does" {
+	meter=$AURALIS_BUILD/tests/sound/aur-meter
+	[ -x "$meter" ] || skip "no aur-meter (libebur128-dev)"
+	"$AUR_RENDER" -o demo.opus "$AURALIS_ROOT/examples/demo.notes"
+	"$AUR_RENDER" --rate 48000 -o demo.wav "$AURALIS_ROOT/examples/demo.notes"
+	"$AUR_RENDER" --bitrate 64 -o low.opus "$AURALIS_ROOT/examples/demo.notes"
+	head -c 64 demo.opus | grep -aq OpusHead
+	"$meter" demo.opus > opus.json
+	"$meter" demo.wav > wav.json
+	cat opus.json wav.json
+	# The same length and loudness as the WAV.
+	jq -n --slurpfile o opus.json --slurpfile w wav.json -e '
+		($o[0].seconds - $w[0].seconds | fabs) < 0.05 and ($o[0].lufs - $w[0].lufs | fabs) < 0.5'
+	kbps=$(awk -v b="$(stat -c %s demo.opus)" -v d="$(jq .seconds wav.json)" 'BEGIN { printf "%.0f", b * 8 / d / 1000 }')
+	low=$(awk -v b="$(stat -c %s low.opus)" -v d="$(jq .seconds wav.json)" 'BEGIN { printf "%.0f", b * 8 / d / 1000 }')
+	echo "default $kbps kbit/s, --bitrate 64: $low kbit/s"
+	[ "$kbps" -ge 100 ] && [ "$kbps" -le 160 ]
+	[ "$low" -ge 45 ] && [ "$low" -le 85 ]
 }
 
 @test "writes FLAC and OGG too, chosen by the extension" {
