@@ -1,5 +1,6 @@
 /*
- * mix.c - levels, filters, the reverb and the DC blocker (mix.h).
+ * mix.c - levels, filters, the reverb, the compressor and the DC blocker
+ * (mix.h).
  *
  * Filters are RBJ biquads in transposed direct form II, kept in double so
  * that a low corner stays exact.  The DC blocker is the one-pole, one-zero
