@@ -33,13 +33,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <fluidsynth.h>
 #include <sndfile.h>
 
+#include "audiofile.h"
 #include "clock.h"
 #include "config.h"
 #include "err.h"
@@ -58,7 +58,6 @@
 #define QUIET_SECONDS 0.5
 #define SOFT_KNEE 0.708f                /* -3 dBFS */
 #define FONTS_MAX 8                     /* --soundfont given at most this often */
-#define OPUS_RATE 48000                 /* what an .opus file is rendered at by default */
 
 static const char usage_text[] =
 	"usage: aur-render [options] [FILE...]\n"
@@ -389,7 +388,6 @@ frame_at(const struct renderer *r, double t)
 	return schedule_frame(t, r->opt->rate);
 }
 
-
 /*
  * Applies one event at time t (already offset).  Returns 0, or -1 with a
  * message in err for an event the synthesizer cannot play.
@@ -583,86 +581,13 @@ renderer_free(struct renderer *r, fluid_settings_t *settings, char *soundfont)
 	free(soundfont);
 }
 
-/* The libsndfile format for an output file name, or 0. */
 static int
-output_format(const char *path)
+open_output(struct renderer *r, const struct options *opt)
 {
-	static const struct { const char *ext; int format; } formats[] = {
-		{ ".wav", SF_FORMAT_WAV | SF_FORMAT_PCM_16 },
-		{ ".flac", SF_FORMAT_FLAC | SF_FORMAT_PCM_16 },
-		{ ".ogg", SF_FORMAT_OGG | SF_FORMAT_VORBIS },
-		{ ".oga", SF_FORMAT_OGG | SF_FORMAT_VORBIS },
-		{ ".opus", SF_FORMAT_OGG | SF_FORMAT_OPUS },
-	};
-	const char *dot = strrchr(path, '.');
-
-	for (size_t i = 0; dot && i < sizeof formats / sizeof formats[0]; i++)
-		if (!strcasecmp(dot, formats[i].ext))
-			return formats[i].format;
-	return 0;
-}
-
-static bool
-output_is_opus(const char *path)
-{
-	return path && (output_format(path) & SF_FORMAT_SUBMASK) == SF_FORMAT_OPUS;
-}
-
-/*
- * Fills in the rate and bitrate the output implies, and refuses what it
- * cannot take: Opus codes at five rates only, and a bitrate is Opus's.
- */
-static void
-output_settings_check(struct options *opt)
-{
-	static const long opus_rates[] = { 8000, 12000, 16000, 24000, 48000 };
-	bool opus = output_is_opus(opt->output), rate_ok = false;
-
-	if (!opus) {
-		if (opt->bitrate) {
-			warnf("--bitrate: only for an .opus output");
-			usage_exit(usage_text);
-		}
-		if (!opt->rate)
-			opt->rate = 44100;
-		return;
-	}
-	if (!opt->rate)
-		opt->rate = OPUS_RATE;
-	if (!opt->bitrate)
-		opt->bitrate = 128;
-	for (size_t i = 0; i < sizeof opus_rates / sizeof opus_rates[0]; i++)
-		rate_ok |= opt->rate == opus_rates[i];
-	if (!rate_ok) {
-		warnf("--rate: an .opus file takes 8000, 12000, 16000, 24000 or 48000, not %ld", opt->rate);
-		usage_exit(usage_text);
-	}
-}
-
-static int
-open_output(struct renderer *r, const char *path, const struct options *opt)
-{
-	SF_INFO info = { .samplerate = (int)opt->rate, .channels = 2, .format = output_format(path) };
-
-	r->file = sf_open(path, SFM_WRITE, &info);
+	r->file = audiofile_open(opt->output, opt->rate, opt->bitrate);
 	if (!r->file) {
-		warnf("%s: %s", path, sf_strerror(NULL));
+		warnf("%s: %s", opt->output, sf_strerror(NULL));
 		return -1;
-	}
-	if (output_is_opus(path)) {
-		/*
-		 * libsndfile sets an Opus file's bitrate from a compression level
-		 * in 0..1, linear from about 512 kbit/s (0) to 12 kbit/s (1) for
-		 * stereo: measured, 0.768 gives 129.6 kbit/s on ambient music.
-		 */
-		double level = (512.0 - (double)opt->bitrate) / 500.0;
-		int mode = SF_BITRATE_MODE_VARIABLE;
-
-		if (level < 0)
-			level = 0;
-		sf_command(r->file, SFC_SET_BITRATE_MODE, &mode, sizeof mode);
-		if (sf_command(r->file, SFC_SET_COMPRESSION_LEVEL, &level, sizeof level) != SF_TRUE)
-			warnf("%s: cannot set the bitrate: %s", path, sf_strerror(r->file));
 	}
 	return 0;
 }
@@ -688,6 +613,7 @@ parse_options(int argc, char **argv, struct options *opt)
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
+	char err[160];
 	int c;
 
 	*opt = (struct options){
@@ -728,11 +654,14 @@ parse_options(int argc, char **argv, struct options *opt)
 	}
 	if (opt->output && !strcmp(opt->output, "-"))
 		opt->output = NULL;
-	if (opt->output && !output_format(opt->output)) {
+	if (opt->output && !audiofile_format(opt->output)) {
 		warnf("--output: expected a .wav, .flac, .ogg or .opus file name, not '%s'", opt->output);
 		usage_exit(usage_text);
 	}
-	output_settings_check(opt);
+	if (audiofile_settings(opt->output, &opt->rate, &opt->bitrate, err, sizeof err) < 0) {
+		warnf("%s", err);
+		usage_exit(usage_text);
+	}
 }
 
 /*
@@ -852,11 +781,9 @@ main(int argc, char **argv)
 	/* The Auralis defaults: a piano over a pad. */
 	if (set_program(&r, 0, 0, (int)opt.piano) < 0 || set_program(&r, 1, 0, (int)opt.pad) < 0)
 		warnf("%s: lacks the default programs %ld and %ld", soundfont, opt.piano, opt.pad);
-	for (int ch = 0; ch < 16; ch++)
-		fluid_synth_cc(r.synth, ch, 91, 100);
 
 	stop_on_signals();
-	if (opt.output && open_output(&r, opt.output, &opt) < 0) {
+	if (opt.output && open_output(&r, &opt) < 0) {
 		renderer_free(&r, settings, soundfont);
 		return AUR_EXIT_FAILURE;
 	}
