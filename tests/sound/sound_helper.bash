@@ -1,13 +1,8 @@
 # tests/sound/sound_helper.bash - shared by the meter's tests and the sound
-# check.  The binaries are overridable, as in tests/cli/helper.bash.
+# check: the CLI tests' set-up (the binaries, overridable), and the meter.
 
-export LC_ALL=C
-AURALIS_ROOT=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
-AURALIS_BUILD=${AURALIS_BUILD:-$AURALIS_ROOT/build}
-AUR_RENDER=${AUR_RENDER:-$AURALIS_BUILD/aur-render}
-AUR_COMPOSE=${AUR_COMPOSE:-$AURALIS_BUILD/aur-compose}
+load ../cli/helper
 AUR_METER=${AUR_METER:-$AURALIS_BUILD/tests/sound/aur-meter}
-export AURALIS_SHM=${AURALIS_SHM:-/auralis-test}
 
 # figure FILE KEY - one figure of aur-meter's JSON for FILE.
 figure() {
