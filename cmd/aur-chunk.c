@@ -4,7 +4,9 @@
  * Standard input is raw s16le interleaved PCM from aur-render; standard
  * output gets one JSON message a line (docs/protocol.md): a hello, then an
  * audio message for every chunk (100 ms by default), each line written
- * whole with one write and so flushed at once.
+ * whole with one write and so flushed at once.  The chunk's audio is the
+ * PCM itself in base64, or with --codec opus its 20 ms Opus packets, each
+ * in base64, from one encoder for the whole stream.
  *
  * aur-chunk has no clock of its own to pace by (DESIGN.md, decision 2): it
  * blocks in read(2) until a whole chunk is buffered and sends it at once.
@@ -19,7 +21,8 @@
  * is drained: errors go out with that chunk, and an ack waits for the
  * first chunk that contains its music time, so that the browser hears the
  * change when it reads the ack.  All lines for one chunk go out in one
- * write.
+ * write.  A request for another Opus bitrate comes the same way; it is
+ * applied to the chunk about to be coded and acknowledged after it.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -40,6 +43,7 @@
 #include "err.h"
 #include "io.h"
 #include "opt.h"
+#include "opusstream.h"
 #include "rng.h"
 #include "shm.h"
 #include "stop.h"
@@ -50,6 +54,7 @@
 #define LINE_SLACK 256                  /* an audio line without its data */
 #define ACK_LINE_MAX 96
 #define ERROR_LINE_MAX (6 * SHM_MESSAGE_MAX + 64)
+#define PACKET_B64_MAX (4 * ((OPUS_STREAM_PACKET_MAX + 2) / 3))
 
 static const char usage_text[] =
 	"usage: aur-chunk [options] < PCM\n"
@@ -59,12 +64,18 @@ static const char usage_text[] =
 	"a hello first, then an audio message per chunk with the PCM in base64,\n"
 	"and the session's control acks and errors in audio order.  A last partial\n"
 	"chunk is padded with silence and marked \"last\":true with its \"frames\".\n"
+	"With --codec opus each audio message carries the chunk's 20 ms Opus\n"
+	"packets instead, in base64, and the bitrate may change on request.\n"
 	"\n"
 	"options:\n"
-	"  -r, --rate HZ          sample rate, 8000..192000 (default 44100)\n"
+	"  -C, --codec NAME       pcm (default) or opus\n"
+	"  -b, --kbps N           Opus bitrate to start at, 6..510 kbit/s (default 96)\n"
+	"  -x, --complexity N     Opus encoder effort, 0..10 (default 5)\n"
+	"  -r, --rate HZ          sample rate, 8000..192000 (default 44100; Opus takes\n"
+	"                         8000, 12000, 16000, 24000 or 48000, default 48000)\n"
 	"  -c, --channels N       interleaved channels, 1..8 (default 2)\n"
 	"  -m, --chunk-ms MS      chunk length, 10..1000 ms, a whole number of frames\n"
-	"                         (default 100)\n"
+	"                         (Opus: of 20 ms packets) (default 100)\n"
 	"  -p, --prefill SECONDS  music the composer sends at once, 0..10 (default 0.3):\n"
 	"                         chunks inside it are due at the start\n"
 	"  -s, --session ID       session id, 1..64 bytes (default $AURALIS_SESSION,\n"
@@ -81,7 +92,14 @@ static const char usage_text[] =
 	"away), 1 runtime failure or a stalled reader, 2 usage, 3 the input\n"
 	"ended inside a frame (the stray bytes are dropped), 130/143 interrupted.\n";
 
+enum codec { CODEC_PCM, CODEC_OPUS };
+
+static const char *const codec_names[] = { [CODEC_PCM] = "pcm", [CODEC_OPUS] = "opus" };
+
 struct options {
+	enum codec codec;
+	long kbps;
+	long complexity;
 	long rate;
 	long channels;
 	long chunk_ms;
@@ -113,12 +131,16 @@ struct chunker {
 	int nerrors;
 	struct shm_slot *slot;
 	uint64_t drops_told;    /* ring drops already reported */
+	struct opus_stream *opus; /* --codec opus */
 };
 
 static void
 parse_options(int argc, char **argv, struct options *opt)
 {
 	static const struct option longopts[] = {
+		{ "codec", required_argument, NULL, 'C' },
+		{ "kbps", required_argument, NULL, 'b' },
+		{ "complexity", required_argument, NULL, 'x' },
 		{ "rate", required_argument, NULL, 'r' },
 		{ "channels", required_argument, NULL, 'c' },
 		{ "chunk-ms", required_argument, NULL, 'm' },
@@ -129,16 +151,36 @@ parse_options(int argc, char **argv, struct options *opt)
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
+	bool kbps_given = false, complexity_given = false;
 	const char *env;
 	int c;
 
 	*opt = (struct options){
-		.rate = 44100, .channels = 2, .chunk_ms = 100, .prefill = 0.3, .stall_timeout = 10,
+		.codec = CODEC_PCM, .kbps = OPUS_STREAM_KBPS, .complexity = OPUS_STREAM_COMPLEXITY,
+		.channels = 2, .chunk_ms = 100, .prefill = 0.3, .stall_timeout = 10,
 	};
-	while ((c = getopt_long(argc, argv, "r:c:m:p:s:t:hV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "C:b:x:r:c:m:p:s:t:hV", longopts, NULL)) != -1) {
 		int bad = 0;
 
 		switch (c) {
+		case 'C':
+			if (!strcmp(optarg, "pcm")) {
+				opt->codec = CODEC_PCM;
+			} else if (!strcmp(optarg, "opus")) {
+				opt->codec = CODEC_OPUS;
+			} else {
+				warnf("--codec: expected pcm or opus, not '%s'", optarg);
+				bad = 1;
+			}
+			break;
+		case 'b':
+			bad = opt_long("--kbps", optarg, OPUS_STREAM_KBPS_MIN, OPUS_STREAM_KBPS_MAX, &opt->kbps);
+			kbps_given = true;
+			break;
+		case 'x':
+			bad = opt_long("--complexity", optarg, 0, 10, &opt->complexity);
+			complexity_given = true;
+			break;
 		case 'r': bad = opt_long("--rate", optarg, 8000, 192000, &opt->rate); break;
 		case 'c': bad = opt_long("--channels", optarg, 1, 8, &opt->channels); break;
 		case 'm': bad = opt_long("--chunk-ms", optarg, 10, 1000, &opt->chunk_ms); break;
@@ -154,6 +196,25 @@ parse_options(int argc, char **argv, struct options *opt)
 	}
 	if (optind < argc) {
 		warnf("unexpected argument '%s'", argv[optind]);
+		usage_exit(usage_text);
+	}
+	if (!opt->rate)
+		opt->rate = opt->codec == CODEC_OPUS ? 48000 : 44100;
+	if (opt->codec == CODEC_PCM && (kbps_given || complexity_given)) {
+		warnf("%s: only for --codec opus", kbps_given ? "--kbps" : "--complexity");
+		usage_exit(usage_text);
+	}
+	if (opt->codec == CODEC_OPUS && !opus_stream_rate_ok(opt->rate)) {
+		warnf("--rate: Opus takes 8000, 12000, 16000, 24000 or 48000, not %ld", opt->rate);
+		usage_exit(usage_text);
+	}
+	if (opt->codec == CODEC_OPUS && opt->channels > 2) {
+		warnf("--channels: Opus here codes 1 or 2, not %ld", opt->channels);
+		usage_exit(usage_text);
+	}
+	if (opt->codec == CODEC_OPUS && opt->chunk_ms % OPUS_STREAM_FRAME_MS) {
+		warnf("--chunk-ms: %ld ms is not a whole number of %d ms Opus packets",
+			opt->chunk_ms, OPUS_STREAM_FRAME_MS);
 		usage_exit(usage_text);
 	}
 	if (opt->rate * opt->chunk_ms % 1000) {
@@ -335,9 +396,13 @@ write_out(struct chunker *ck)
 static void
 hello(struct chunker *ck, const char *session)
 {
-	out_printf(ck, "{\"type\":\"hello\",\"version\":%d,\"sample_rate\":%ld,\"channels\":%ld,"
-		"\"chunk_ms\":%ld,\"session\":", PROTOCOL_VERSION, ck->opt->rate,
-		ck->opt->channels, ck->opt->chunk_ms);
+	out_printf(ck, "{\"type\":\"hello\",\"version\":%d,\"codec\":\"%s\",\"sample_rate\":%ld,"
+		"\"channels\":%ld,\"chunk_ms\":%ld,", PROTOCOL_VERSION, codec_names[ck->opt->codec],
+		ck->opt->rate, ck->opt->channels, ck->opt->chunk_ms);
+	if (ck->opus)
+		out_printf(ck, "\"frame_ms\":%d,\"pre_skip\":%d,\"kbps\":%d,", OPUS_STREAM_FRAME_MS,
+			opus_stream_pre_skip(ck->opus), opus_stream_kbps(ck->opus));
+	out_add(ck, "\"session\":", 10);
 	out_json_string(ck, session);
 	out_add(ck, "}\n", 2);
 }
@@ -362,6 +427,35 @@ error_hold(struct chunker *ck, int64_t id, const char *message)
 
 	e->id = id;
 	snprintf(e->message, sizeof e->message, "%s", message);
+}
+
+/*
+ * A request for another bitrate: the Opus encoder takes it from the chunk
+ * about to be coded, seq, whose music time the ack names.
+ */
+static void
+quality_apply(struct chunker *ck, const struct shm_record *rec)
+{
+	struct shm_record ack = { .kind = SHM_RECORD_ACK, .id = rec->id };
+	int64_t t_ms = (int64_t)ck->seq * ck->opt->chunk_ms;
+
+	if (!ck->opus) {
+		error_hold(ck, rec->id, "quality: this stream is PCM, which has no bitrate to set "
+		    "(ask for codec=opus)");
+		return;
+	}
+	if (opus_stream_set_kbps(ck->opus, (int)rec->kbps) < 0) {
+		char msg[96];
+
+		snprintf(msg, sizeof msg, "kbps %u is out of %d..%d", rec->kbps,
+		    OPUS_STREAM_KBPS_MIN, OPUS_STREAM_KBPS_MAX);
+		error_hold(ck, rec->id, msg);
+		return;
+	}
+	if (rec->id == SHM_ID_NONE)
+		return;
+	ack.t = (double)(t_ms / 1000) + (double)(t_ms % 1000) / 1000;
+	ack_hold(ck, &ack);
 }
 
 /* Writes the held errors. */
@@ -395,6 +489,8 @@ drain_ring(struct chunker *ck)
 			break;
 		if (rec.kind == SHM_RECORD_ACK)
 			ack_hold(ck, &rec);
+		else if (rec.kind == SHM_RECORD_QUALITY)
+			quality_apply(ck, &rec);
 		else
 			error_hold(ck, rec.id, rec.message);
 	}
@@ -444,9 +540,34 @@ chunk_due_ns(const struct chunker *ck, uint64_t seq)
 }
 
 /*
+ * Appends the chunk's Opus packets as "packets":["...",...].  Returns 0,
+ * or -1 when the encoder fails.
+ */
+static int
+packets_out(struct chunker *ck)
+{
+	size_t step = opus_stream_frame_frames(ck->opus) * ck->frame_bytes;
+	unsigned char packet[OPUS_STREAM_PACKET_MAX];
+
+	out_add(ck, "\"packets\":[", 11);
+	for (size_t off = 0; off < ck->chunk_bytes; off += step) {
+		int n = opus_stream_encode(ck->opus, ck->pcm + off, packet);
+
+		if (n < 0)
+			return -1;
+		out_add(ck, off ? ",\"" : "\"", off ? 2 : 1);
+		ck->out_len += base64_encode(ck->out + ck->out_len, packet, (size_t)n);
+		out_add(ck, "\"", 1);
+	}
+	out_add(ck, "]", 1);
+	return 0;
+}
+
+/*
  * Sends the chunk in ck->pcm holding `frames` real frames (the rest is
  * padding when last): the audio line, the acks it reaches, the errors.
- * Returns 0, or -1 with errno from the write.
+ * The ring is drained first, so that a new bitrate applies to this chunk.
+ * Returns 0, -1 with errno from the write, or -2 when the encoder fails.
  */
 static int
 send_chunk(struct chunker *ck, size_t frames, bool last)
@@ -456,6 +577,7 @@ send_chunk(struct chunker *ck, size_t frames, bool last)
 	int64_t now, late;
 	int r;
 
+	drain_ring(ck);
 	out_printf(ck, "{\"type\":\"audio\",\"seq\":%llu,\"t\":", (unsigned long long)seq);
 	out_seconds(ck, (double)(t_ms / 1000) + (double)(t_ms % 1000) / 1000);
 	out_printf(ck, ",\"timestamp\":%lld,\"duration_ms\":%ld,\"sample_rate\":%ld,"
@@ -463,11 +585,19 @@ send_chunk(struct chunker *ck, size_t frames, bool last)
 		ck->opt->rate, ck->opt->channels);
 	if (last)
 		out_printf(ck, "\"last\":true,\"frames\":%zu,", frames);
-	out_add(ck, "\"data\":\"", 8);
-	ck->out_len += base64_encode(ck->out + ck->out_len, ck->pcm, ck->chunk_bytes);
-	out_add(ck, "\"}\n", 3);
+	if (ck->opus) {
+		out_printf(ck, "\"kbps\":%d,", opus_stream_kbps(ck->opus));
+		if (packets_out(ck) < 0) {
+			ck->out_len = 0;
+			return -2;
+		}
+		out_add(ck, "}\n", 2);
+	} else {
+		out_add(ck, "\"data\":\"", 8);
+		ck->out_len += base64_encode(ck->out + ck->out_len, ck->pcm, ck->chunk_bytes);
+		out_add(ck, "\"}\n", 3);
+	}
 
-	drain_ring(ck);
 	acks_through(ck, (int64_t)((seq + 1) * ck->frames));
 	errors_out(ck);
 
@@ -521,13 +651,13 @@ static int
 stream(struct chunker *ck, const char *session)
 {
 	size_t got, stray;
-	int r;
+	int r, sent = 0;
 
 	hello(ck, session);
 	if (write_out(ck) < 0)
 		goto write_error;
 	while ((r = read_chunk(ck, &got)) == 1)
-		if (send_chunk(ck, ck->frames, false) < 0)
+		if ((sent = send_chunk(ck, ck->frames, false)) < 0)
 			goto write_error;
 	if (r == -2)
 		return 128 + stop_signal;
@@ -538,7 +668,7 @@ stream(struct chunker *ck, const char *session)
 	stray = got % ck->frame_bytes;
 	if (got >= ck->frame_bytes) {
 		memset(ck->pcm + got - stray, 0, ck->chunk_bytes - (got - stray));
-		if (send_chunk(ck, got / ck->frame_bytes, true) < 0)
+		if ((sent = send_chunk(ck, got / ck->frame_bytes, true)) < 0)
 			goto write_error;
 	}
 	if (stray) {
@@ -548,6 +678,10 @@ stream(struct chunker *ck, const char *session)
 	return AUR_EXIT_OK;
 
 write_error:
+	if (sent == -2) {
+		warnf("the Opus encoder failed on chunk %llu", (unsigned long long)ck->seq);
+		return AUR_EXIT_FAILURE;
+	}
 	/* The reader is gone (the browser left): nothing more to do. */
 	if (errno == EPIPE)
 		return AUR_EXIT_OK;
@@ -567,7 +701,7 @@ main(int argc, char **argv)
 {
 	struct options opt;
 	struct chunker ck = { .opt = &opt };
-	char generated[33];
+	char generated[33], err[160];
 	int status;
 
 	err_init(argv[0]);
@@ -581,8 +715,16 @@ main(int argc, char **argv)
 	ck.frames = (size_t)(opt.rate * opt.chunk_ms / 1000);
 	ck.frame_bytes = 2 * (size_t)opt.channels;
 	ck.chunk_bytes = ck.frames * ck.frame_bytes;
-	ck.out_cap = LINE_SLACK + base64_encoded_len(ck.chunk_bytes) +
-		PENDING_MAX * ACK_LINE_MAX + (SHM_RING_RECORDS + 1) * ERROR_LINE_MAX;
+	ck.out_cap = LINE_SLACK + PENDING_MAX * ACK_LINE_MAX + (SHM_RING_RECORDS + 1) * ERROR_LINE_MAX;
+	if (opt.codec == CODEC_OPUS) {
+		ck.opus = opus_stream_new(opt.rate, (int)opt.channels, (int)opt.kbps,
+		    (int)opt.complexity, err, sizeof err);
+		if (!ck.opus)
+			dief(AUR_EXIT_FAILURE, "%s", err);
+		ck.out_cap += (size_t)(opt.chunk_ms / OPUS_STREAM_FRAME_MS) * (PACKET_B64_MAX + 3);
+	} else {
+		ck.out_cap += base64_encoded_len(ck.chunk_bytes);
+	}
 	ck.pcm = malloc(ck.chunk_bytes);
 	ck.out = malloc(ck.out_cap);
 	if (!ck.pcm || !ck.out)
@@ -590,6 +732,7 @@ main(int argc, char **argv)
 
 	ck.slot = shm_attach(SHM_ROLE_CHUNK, opt.session);
 	status = stream(&ck, opt.session);
+	opus_stream_free(ck.opus);
 	free(ck.pcm);
 	free(ck.out);
 	return status;

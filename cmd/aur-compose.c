@@ -402,6 +402,10 @@ control_line(struct session *s, const char *line, size_t len)
 	case CONTROL_STATS:
 		stats_apply(s, &m);
 		break;
+	case CONTROL_QUALITY:
+		/* The bitrate is aur-chunk's: it answers, from the chunk it codes. */
+		shm_session_post_quality(s->slot, m.has_id ? m.id : SHM_ID_NONE, (uint32_t)m.kbps);
+		return;
 	case CONTROL_NONE:
 		return;
 	}

@@ -21,6 +21,8 @@
 
 #include <jansson.h>
 
+#include "opusstream.h"
+
 #define QUOTE_MAX 40                    /* bytes of a bad value quoted back */
 
 /* Where the reason for a rejection goes. */
@@ -237,6 +239,32 @@ stats_parse(struct reason *why, json_t *obj, struct control_msg *msg)
 	return true;
 }
 
+static bool
+quality_parse(struct reason *why, json_t *obj, struct control_msg *msg)
+{
+	static const char *const known[] = { "kbps", NULL };
+	char text[64];
+	json_t *v;
+
+	if (!fields_known(why, obj, "quality", known))
+		return false;
+	if (!(v = json_object_get(obj, "kbps"))) {
+		reject(why, "a quality message needs kbps");
+		return false;
+	}
+	json_quote(v, text, sizeof text);
+	if (!json_is_integer(v)) {
+		reject(why, "kbps must be an integer, not %s", text);
+		return false;
+	}
+	if (json_integer_value(v) < OPUS_STREAM_KBPS_MIN || json_integer_value(v) > OPUS_STREAM_KBPS_MAX) {
+		reject(why, "kbps %s is out of %d..%d", text, OPUS_STREAM_KBPS_MIN, OPUS_STREAM_KBPS_MAX);
+		return false;
+	}
+	msg->kbps = (int)json_integer_value(v);
+	return true;
+}
+
 /* Checks the value obj as a message; sets msg's id when it is usable. */
 static bool
 object_parse(struct reason *why, json_t *obj, struct control_msg *msg)
@@ -265,7 +293,7 @@ object_parse(struct reason *why, json_t *obj, struct control_msg *msg)
 		msg->id = json_integer_value(id);
 	}
 	if (!type) {
-		reject(why, "a message needs a type (control, preset or stats)");
+		reject(why, "a message needs a type (control, preset, quality or stats)");
 		return false;
 	}
 	if (!field_string(why, "type", type, &kind))
@@ -282,7 +310,11 @@ object_parse(struct reason *why, json_t *obj, struct control_msg *msg)
 		msg->type = CONTROL_STATS;
 		return stats_parse(why, obj, msg);
 	}
-	reject(why, "unknown type '%.*s' (expected control, preset or stats)", QUOTE_MAX, kind);
+	if (!strcmp(kind, "quality")) {
+		msg->type = CONTROL_QUALITY;
+		return quality_parse(why, obj, msg);
+	}
+	reject(why, "unknown type '%.*s' (expected control, preset, quality or stats)", QUOTE_MAX, kind);
 	return false;
 }
 

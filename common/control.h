@@ -28,7 +28,9 @@ enum control_type {
 	CONTROL_CHANGE,         /* "type":"control": key, mode, bpm, intensity */
 	CONTROL_PRESET,         /* "type":"preset": a preset by name */
 	CONTROL_STATS,          /* "type":"stats": the client's health */
+	CONTROL_QUALITY,        /* "type":"quality": the Opus bitrate */
 };
+
 
 /* Bits of control_msg.given for a CONTROL_CHANGE: the fields the message sets. */
 enum {
@@ -64,6 +66,9 @@ struct control_msg {
 
 	/* CONTROL_STATS, each where given: finite and >= 0 */
 	double stat[CONTROL_STAT_COUNT];
+
+	/* CONTROL_QUALITY */
+	int kbps;                       /* OPUS_STREAM_KBPS_MIN..OPUS_STREAM_KBPS_MAX */
 };
 
 /*

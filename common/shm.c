@@ -71,7 +71,7 @@ struct hist_mem {
 
 struct ring_entry {
 	uint32_t kind;
-	uint32_t unused;
+	uint32_t kbps;
 	int64_t id;
 	double t;
 	char message[SHM_MESSAGE_MAX + 8];
@@ -729,7 +729,7 @@ shm_gauge_set(struct shm_slot *slot, enum shm_gauge g, double v)
 /* The session ring: producer. */
 static int
 ring_post(struct shm_slot *self, enum shm_record_kind kind, int64_t id, double t,
-	const char *message)
+	uint32_t kbps, const char *message)
 {
 	struct ring_mem *r;
 	struct ring_entry *e;
@@ -746,6 +746,7 @@ ring_post(struct shm_slot *self, enum shm_record_kind kind, int64_t id, double t
 	}
 	e = &r->entry[head % SHM_RING_RECORDS];
 	e->kind = (uint32_t)kind;
+	e->kbps = kbps;
 	e->id = id;
 	e->t = t;
 	memset(e->message, 0, sizeof e->message);
@@ -767,13 +768,19 @@ ring_post(struct shm_slot *self, enum shm_record_kind kind, int64_t id, double t
 int
 shm_session_post_ack(struct shm_slot *self, int64_t id, double t)
 {
-	return ring_post(self, SHM_RECORD_ACK, id, t, NULL);
+	return ring_post(self, SHM_RECORD_ACK, id, t, 0, NULL);
 }
 
 int
 shm_session_post_error(struct shm_slot *self, int64_t id, const char *message)
 {
-	return ring_post(self, SHM_RECORD_ERROR, id, 0, message);
+	return ring_post(self, SHM_RECORD_ERROR, id, 0, 0, message);
+}
+
+int
+shm_session_post_quality(struct shm_slot *self, int64_t id, uint32_t kbps)
+{
+	return ring_post(self, SHM_RECORD_QUALITY, id, 0, kbps, NULL);
 }
 
 unsigned
@@ -858,6 +865,7 @@ shm_session_poll(struct shm_slot *self, struct shm_record *rec)
 		return 0;
 	e = &r->entry[tail % SHM_RING_RECORDS];
 	rec->kind = (enum shm_record_kind)e->kind;
+	rec->kbps = e->kbps;
 	rec->id = e->id;
 	rec->t = e->t;
 	memcpy(rec->message, e->message, SHM_MESSAGE_MAX);

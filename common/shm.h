@@ -189,12 +189,14 @@ double shm_hist_bound_us(int i);
 enum shm_record_kind {
 	SHM_RECORD_ACK = 1,     /* a control change is first heard at music time t */
 	SHM_RECORD_ERROR = 2,   /* message id was rejected: message */
+	SHM_RECORD_QUALITY = 3, /* message id asks for Opus at kbps kbit/s */
 };
 
 struct shm_record {
 	enum shm_record_kind kind;
 	int64_t id;             /* the client's message id, or SHM_ID_NONE */
 	double t;               /* music time, seconds (acks) */
+	uint32_t kbps;          /* bitrate, kbit/s (quality) */
 	char message[SHM_MESSAGE_MAX + 1]; /* NUL-terminated (errors) */
 };
 
@@ -212,6 +214,12 @@ int shm_session_post_ack(struct shm_slot *self, int64_t id, double t);
  * Returns as shm_session_post_ack.
  */
 int shm_session_post_error(struct shm_slot *self, int64_t id, const char *message);
+
+/*
+ * Queues a request of message id for a bitrate of kbps kbit/s, for an
+ * aur-chunk that codes Opus.  Returns as shm_session_post_ack.
+ */
+int shm_session_post_quality(struct shm_slot *self, int64_t id, uint32_t kbps);
 
 /*
  * Producer side: how many of its records the consumer has not taken yet.

@@ -49,6 +49,15 @@ teardown() {
 	--session xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx|--session: expected 1..64 bytes
 	extra|aur-chunk: unexpected argument 'extra'
 	--frobnicate|usage: aur-chunk
+	--codec mp3|aur-chunk: --codec: expected pcm or opus, not 'mp3'
+	--kbps 64|aur-chunk: --kbps: only for --codec opus
+	--complexity 3|aur-chunk: --complexity: only for --codec opus
+	--codec opus --kbps 5|aur-chunk: --kbps: expected 6..510, not '5'
+	--codec opus --kbps 511|aur-chunk: --kbps: expected 6..510, not '511'
+	--codec opus --complexity 11|aur-chunk: --complexity: expected 0..10, not '11'
+	--codec opus --rate 44100|aur-chunk: --rate: Opus takes 8000, 12000, 16000, 24000 or 48000, not 44100
+	--codec opus --chunk-ms 50|aur-chunk: --chunk-ms: 50 ms is not a whole number of 20 ms Opus packets
+	--codec opus --channels 3|aur-chunk: --channels: Opus here codes 1 or 2, not 3
 	TABLE
 }
 
@@ -58,7 +67,7 @@ teardown() {
 		env $env "$AUR_CHUNK" $args < in.raw > out.jsonl
 		echo "$args $env: $(head -n 1 out.jsonl)"
 		head -n 1 out.jsonl | jq -e --arg s "$session" '
-			.type == "hello" and .version == 1 and .sample_rate == 44100 and
+			.type == "hello" and .version == 1 and .codec == "pcm" and .sample_rate == 44100 and
 			.channels == 2 and .chunk_ms == 100 and
 			(if $s == "RANDOM" then .session | test("^[0-9a-f]{32}$") else .session == $s end)'
 	done <<-'TABLE'
@@ -71,6 +80,71 @@ teardown() {
 	a=$("$AUR_CHUNK" < /dev/null | jq -r .session)
 	b=$("$AUR_CHUNK" < /dev/null | jq -r .session)
 	[ "$a" != "$b" ]
+}
+
+@test "an Opus hello names what a decoder needs: rate, packet length, pre-skip, bitrate" {
+	"$AUR_CHUNK" --codec opus --session o < /dev/null > out.jsonl
+	cat out.jsonl
+	# 312 frames is libopus's look-ahead at 48 kHz (6.5 ms), what opusenc
+	# writes as pre-skip; any delay a decoder must drop would do, if named.
+	jq -e '.type == "hello" and .codec == "opus" and .sample_rate == 48000 and .channels == 2 and
+		.chunk_ms == 100 and .frame_ms == 20 and .pre_skip == 312 and .kbps == 96 and
+		.session == "o"' out.jsonl
+	"$AUR_CHUNK" --codec opus --kbps 48 --rate 24000 --channels 1 --chunk-ms 60 < /dev/null |
+		jq -e '.sample_rate == 24000 and .channels == 1 and .chunk_ms == 60 and .kbps == 48 and .pre_skip > 0'
+}
+
+@test "Opus: five packets a chunk, one stream that decodes to the music, aligned" {
+	notes_every_second 6 > six.notes
+	"$AUR_RENDER" --rate 48000 six.notes > ref.raw
+	"$AUR_CHUNK" --codec opus --session o < ref.raw > out.jsonl
+	# Each chunk: 100 ms of packets in base64, no PCM.
+	frames=$(frames_of ref.raw)
+	chunks=$(( (frames + 4799) / 4800 ))
+	jq -e -s --argjson n "$chunks" '[.[] | select(.type == "audio")] |
+		length == $n and all(.[]; (.packets | length) == 5 and .data == null and .kbps == 96)
+		and ([.[].seq] == [range(0; $n)])' out.jsonl
+	tail -n 1 out.jsonl | jq -e --argjson f $(( frames - (chunks - 1) * 4800 )) '.last and .frames == $f'
+	# Decoded as a browser does, less the pre-skip, it lines up with the
+	# music: 312 frames off (the pre-skip kept), or a few, and the SNR falls
+	# to nothing.  (A perceptual codec keeps the sound, not the waveform:
+	# 20-28 dB is what 96 kbit/s gives; docs/performance.md.)
+	"$AURALIS_BUILD/tests/sound/aur-opusdec" --ref ref.raw < out.jsonl 2> figures.json > dec.raw
+	cat figures.json
+	jq -e '.chunks == '"$chunks"' and .kbps == [96] and .snr_db >= 15' figures.json
+	[ "$(frames_of dec.raw)" -eq $(( chunks * 4800 - 312 )) ]
+	# ... and 8 frames (0.17 ms) off, it would not pass.
+	tail -c +33 ref.raw > shifted.raw
+	"$AURALIS_BUILD/tests/sound/aur-opusdec" --ref shifted.raw < out.jsonl 2> shifted.json > /dev/null
+	jq -e '.snr_db < 10' shifted.json
+	# At 96 kbit/s the packets average 240 bytes (12 kB/s), give or take the VBR.
+	jq -e '.bytes / .chunks / 5 | . > 150 and . < 330' figures.json
+}
+
+@test "Opus: a quality request sets the bitrate of the next chunk and is acked after it" {
+	notes_every_second 2 > two.notes
+	"$AUR_RENDER" --rate 48000 two.notes > in.raw
+	"$SHM_POST" q1 quality 1 32 quality null 48 quality 2 5 ack 3 0.15 -- cat in.raw |
+		"$AUR_CHUNK" --codec opus --session q1 > out.jsonl
+	replies out.jsonl | head -n 7 > got.txt
+	cat > want.txt <<-'WANT'
+	hello
+	audio 0
+	ack 1 0
+	error 2 kbps 5 is out of 6..510
+	audio 1
+	ack 3 0.15
+	audio 2
+	WANT
+	diff -u want.txt got.txt
+	# The last good request holds from chunk 0 on, and the stream decodes whole.
+	jq -e -s 'map(select(.type == "audio") | .kbps) | unique == [48]' out.jsonl
+	"$AURALIS_BUILD/tests/sound/aur-opusdec" < out.jsonl 2> figures.json > /dev/null
+	jq -e '.kbps == [48]' figures.json
+	# A PCM stream has no bitrate: the request is refused in words.
+	pcm 4410 > pcm.raw
+	"$SHM_POST" q2 quality 4 64 -- cat pcm.raw | "$AUR_CHUNK" --session q2 > pcm.jsonl
+	[ "$(replies pcm.jsonl | tail -n 1)" = "error 4 quality: this stream is PCM, which has no bitrate to set (ask for codec=opus)" ]
 }
 
 @test "session ids are escaped as JSON strings" {

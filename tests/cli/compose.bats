@@ -303,10 +303,11 @@ tonic_end() {
 	{"type":"control","id":6,"bpm":"fast"}|bpm must be a number, not 'fast'|6
 	{"type":"preset","id":7,"name":"loud"}|unknown preset 'loud' (expected focus, meditation, sleep or bright)|7
 	{"type":"preset","id":8}|a preset message needs a name|8
-	{"type":"dance","id":9}|unknown type 'dance' (expected control, preset or stats)|9
-	{"id":10}|a message needs a type (control, preset or stats)|10
+	{"type":"dance","id":9}|unknown type 'dance' (expected control, preset, quality or stats)|9
+	{"id":10}|a message needs a type (control, preset, quality or stats)|10
 	{"type":"control","id":"x"}|id must be an integer, not 'x'|null
 	{"type":"stats","id":11,"buffer_ms":-5}|buffer_ms -5 is below 0|11
+	{"type":"quality","id":15,"kbps":5}|kbps 5 is out of 6..510|15
 	TABLE
 	{
 		sleep 0.4
@@ -329,7 +330,7 @@ tonic_end() {
 		[ "$(sed -n "${n}p" err.txt)" = "aur-compose: stdin:$n: $reason" ]
 		[ "$(sed -n "${n}p" acks.jsonl | jq -c .)" = "$(jq -cn --argjson id "$id" --arg m "$reason" '{type: "error", id: $id, message: $m}')" ]
 	done < table
-	[ "$(wc -l < err.txt)" -eq 16 ]
+	[ "$(wc -l < err.txt)" -eq 17 ]
 	# The good messages after them are acknowledged, and the music went on.
 	[ "$(jq -c 'select(.type == "ack") | .id' acks.jsonl | tr '\n' ' ')" = "12 13 " ]
 	grep -q "intensity=0.2$" live.notes

@@ -22,8 +22,8 @@ setup() {
 	$WS_CLIENT --url "$WS_URL" --seconds 5 > out.json
 	jq -c '{first_message, audio, first_audio_ms, bytes_ok, bad_sizes, seq_gaps, t_errors, max_gap_ms}' out.json
 	[ "$(jq -r .first_message out.json)" = hello ]
-	jq -e '.hello | .version == 1 and .sample_rate == 44100 and .channels == 2 and .chunk_ms == 100
-		and (.session | length) > 0' out.json
+	jq -e '.hello | .version == 1 and .codec == "pcm" and .sample_rate == 44100 and .channels == 2
+		and .chunk_ms == 100 and (.session | length) > 0' out.json
 	# 5 s of wall time is 50 chunks, plus the 0.3 s sent at once to start.
 	jq -e '.audio >= 47 and .audio <= 56' out.json
 	jq -e '.bad_sizes == 0 and .bytes_ok == .audio and .seq_gaps == 0 and .t_errors == 0' out.json
@@ -43,6 +43,49 @@ setup() {
 	size=$(stat -c %s live.raw)
 	[ "$size" -ge $((35 * 17640)) ]
 	cmp -n "$size" live.raw offline.raw
+}
+
+@test "an Opus listener gets 20 ms packets, under 160 kbit/s on the wire, of its session's music" {
+	$WS_CLIENT --url "$WS_URL?codec=opus" --seconds 5 --messages messages.jsonl > out.json
+	jq -c '{hello, audio, bytes_ok, seq_gaps, wire_kbps, kbps_seen, first_audio_ms}' out.json
+	jq -e '.hello | .codec == "opus" and .sample_rate == 48000 and .frame_ms == 20 and
+		.pre_skip == 312 and .kbps == 96' out.json
+	jq -e '.audio >= 47 and .audio <= 56 and .bytes_ok == .audio and .seq_gaps == 0' out.json
+	# 96 kbit/s of packets is 128 kbit/s in base64, and the JSON around them
+	# about 13 more (PCM: 1890).
+	jq -e '.kbps_seen == [96] and .wire_kbps > 100 and .wire_kbps <= 160' out.json
+	jq -e '.first_audio_ms < 500' out.json
+	# Decoded, it is the offline render of the session's notes at 48 kHz.
+	session=$(jq -r .hello.session out.json)
+	"$AUR_RENDER" --rate 48000 "$NOTES_DIR/$session.notes" > offline.raw
+	"$AURALIS_BUILD/tests/sound/aur-opusdec" --ref offline.raw < messages.jsonl 2> figures.json > live.raw
+	cat figures.json
+	jq -e '.snr_db >= 15' figures.json
+	[ "$(frames_of live.raw)" -ge $((47 * 4800 - 312)) ]
+}
+
+@test "the Opus bitrate follows quality requests without a gap; a PCM stream refuses them" {
+	$WS_CLIENT --url "$WS_URL?codec=opus&kbps=64" --seconds 4 --messages messages.jsonl \
+		--send '1500:{"type":"quality","id":1,"kbps":32}' \
+		--send '2500:{"type":"quality","id":2,"kbps":128}' \
+		--send '2600:{"type":"quality","id":3,"kbps":600}' > out.json
+	jq -c '{kbps_seen, acks, errors, seq_gaps, order_errors}' out.json
+	jq -e '.hello.kbps == 64 and .kbps_seen == [64, 32, 128] and .seq_gaps == 0' out.json
+	jq -e '[.acks[].id] == [1, 2] and .order_errors == 0 and all(.acks[]; .ack_ms < 800)' out.json
+	jq -e '.errors == [{"id": 3, "message": "kbps 600 is out of 6..510"}]' out.json
+	# Each chunk says its bitrate from the acked one on, and its packets
+	# shrink and grow with it: the stream decodes whole across both changes.
+	jq -e -s '[.[] | select(.type == "ack")] as $a | [.[] | select(.type == "audio")] |
+		all(.[]; .kbps == (if .t < $a[0].t then 64 elif .t < $a[1].t then 32 else 128 end))' messages.jsonl
+	jq -s '[.[] | select(.type == "audio") | {kbps, bytes: (.packets | map(length) | add)}]
+		| group_by(.kbps) | map({kbps: .[0].kbps, mean: (map(.bytes) | add / length)})' messages.jsonl > sizes.json
+	cat sizes.json
+	jq -e 'map({(.kbps | tostring): .mean}) | add | .["32"] < .["64"] and .["64"] < .["128"]' sizes.json
+	"$AURALIS_BUILD/tests/sound/aur-opusdec" < messages.jsonl 2> figures.json > /dev/null
+	jq -e '.kbps == [64, 32, 128]' figures.json
+	# PCM has no bitrate to set.
+	$WS_CLIENT --url "$WS_URL" --seconds 1.5 --send '500:{"type":"quality","id":4,"kbps":32}' > pcm.json
+	jq -e '.errors == [{"id": 4, "message": "quality: this stream is PCM, which has no bitrate to set (ask for codec=opus)"}]' pcm.json
 }
 
 @test "a control is acked in audio order; a bad one gets an error and the audio goes on" {
@@ -76,6 +119,19 @@ setup() {
 	# Control bytes are not echoed into the JSON.
 	$WS_CLIENT --url "$WS_URL?mode=a%01%0a%22b" --seconds 1.5 > ctl.json
 	jq -e '.parse_errors == 0 and .errors[0].message == "query parameter mode: '"'"'a??\"b'"'"' is not a valid value"' ctl.json
+	# The codec and its bitrate.
+	while IFS='|' read -r query message; do
+		$WS_CLIENT --url "$WS_URL?$query" --seconds 1.5 > codec.json
+		echo "$query -> $(jq -c .errors codec.json)"
+		jq -e --arg m "$message" '.first_message == "error" and .audio == 0 and .errors[0].message == $m' codec.json
+	done <<-'TABLE'
+	codec=mp3|query parameter codec: 'mp3' is not one of pcm, opus
+	codec=OPUS|query parameter codec: 'OPUS' is not one of pcm, opus
+	codec=opus&kbps=5|query parameter kbps: '5' is not a bitrate in 6..510 kbit/s
+	codec=opus&kbps=96k|query parameter kbps: '96k' is not a bitrate in 6..510 kbit/s
+	kbps=64|query parameter kbps: only for codec=opus
+	codec=pcm&kbps=64|query parameter kbps: only for codec=opus
+	TABLE
 }
 
 @test "ten listeners at once each get their own uninterrupted stream" {

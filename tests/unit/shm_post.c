@@ -2,7 +2,7 @@
  * shm_post - a stand-in for aur-compose's side of the session ring, for
  * tests/cli/chunk.bats.
  *
- *   shm-post [--wait SECONDS] SESSION [ack ID T | error ID|null MESSAGE]... -- COMMAND [ARG...]
+ *   shm-post [--wait SECONDS] SESSION [ack ID T | error ID|null MESSAGE | quality ID|null KBPS]... -- COMMAND [ARG...]
  *
  * Claims a compose slot for SESSION in the segment named by $AURALIS_SHM,
  * posts the records, and runs COMMAND with our standard output (its own
@@ -54,7 +54,7 @@ static noreturn void
 usage(void)
 {
 	dief(AUR_EXIT_USAGE, "usage: shm-post [--wait SECONDS] SESSION "
-		"[ack ID T | error ID|null MESSAGE]... -- COMMAND [ARG...]");
+		"[ack ID T | error ID|null MESSAGE | quality ID|null KBPS]... -- COMMAND [ARG...]");
 }
 
 /* Posts the records in argv[i...] up to "--".  Returns the index of "--". */
@@ -77,6 +77,10 @@ post_records(struct shm_slot *slot, int argc, char **argv, int i)
 			dropped += shm_session_post_ack(slot, id, t) < 0;
 		} else if (!strcmp(argv[i], "error")) {
 			dropped += shm_session_post_error(slot, id, argv[i + 2]) < 0;
+		} else if (!strcmp(argv[i], "quality")) {
+			/* Any u32: aur-chunk must refuse a bitrate out of range itself. */
+			dropped += shm_session_post_quality(slot, id,
+			    (uint32_t)strtoul(argv[i + 2], NULL, 10)) < 0;
 		} else {
 			usage();
 		}

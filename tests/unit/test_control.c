@@ -51,10 +51,10 @@ static const struct bad_case bad_cases[] = {
 	{ "{\"type\":\"preset\",\"id\":8,\"name\":{}}", "name must be a string, not an object", "8" },
 	{ "{\"type\":\"preset\",\"id\":8,\"name\":\"sleep\",\"key\":\"C\"}",
 	  "unknown field 'key' in a preset message", "8" },
-	{ "{\"type\":\"dance\",\"id\":9}", "unknown type 'dance' (expected control, preset or stats)",
+	{ "{\"type\":\"dance\",\"id\":9}", "unknown type 'dance' (expected control, preset, quality or stats)",
 	  "9" },
 	{ "{\"type\":false,\"id\":9}", "type must be a string, not false", "9" },
-	{ "{\"id\":10}", "a message needs a type (control, preset or stats)", "10" },
+	{ "{\"id\":10}", "a message needs a type (control, preset, quality or stats)", "10" },
 	{ "{\"type\":\"control\",\"id\":\"x\"}", "id must be an integer, not 'x'", "null" },
 	{ "{\"type\":\"control\",\"id\":1.5}", "id must be an integer, not 1.5", "null" },
 	{ "{\"type\":\"control\",\"id\":9007199254740992}",
@@ -67,6 +67,13 @@ static const struct bad_case bad_cases[] = {
 	{ "{\"type\":\"control\",\"bpm\":120.00000000000001}", "bpm 120.00000000000001 is out of 40..120",
 	  "null" },
 	{ "{\"type\":\"stats\",\"rtt_ms\":3}", "unknown field 'rtt_ms' in a stats message", "null" },
+	{ "{\"type\":\"quality\",\"id\":12}", "a quality message needs kbps", "12" },
+	{ "{\"type\":\"quality\",\"id\":12,\"kbps\":5}", "kbps 5 is out of 6..510", "12" },
+	{ "{\"type\":\"quality\",\"id\":12,\"kbps\":511}", "kbps 511 is out of 6..510", "12" },
+	{ "{\"type\":\"quality\",\"id\":12,\"kbps\":64.5}", "kbps must be an integer, not 64.5", "12" },
+	{ "{\"type\":\"quality\",\"id\":12,\"kbps\":\"64\"}", "kbps must be an integer, not '64'", "12" },
+	{ "{\"type\":\"quality\",\"kbps\":64,\"codec\":\"opus\"}",
+	  "unknown field 'codec' in a quality message", "null" },
 	/* Quoted values are cut short and kept printable. */
 	{ "{\"type\":\"control\",\"key\":\"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz\"}",
 	  "unknown key 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn' (expected C, C#, Db, D, ... Bb or B)",
@@ -178,6 +185,11 @@ test_good_lines(void)
 
 	CHECK(parse_good("{\"type\":\"stats\",\"underruns\":3}", &m) == 1);
 	CHECK(m.given == 1u << CONTROL_STAT_UNDERRUNS && m.stat[CONTROL_STAT_UNDERRUNS] == 3);
+
+	CHECK(parse_good("{\"type\":\"quality\",\"id\":9,\"kbps\":48}", &m) == 1);
+	CHECK(m.type == CONTROL_QUALITY && m.has_id && m.id == 9 && m.kbps == 48);
+	CHECK(parse_good("{\"type\":\"quality\",\"kbps\":6}", &m) == 1 && m.kbps == 6 && !m.has_id);
+	CHECK(parse_good("{\"type\":\"quality\",\"kbps\":510}", &m) == 1 && m.kbps == 510);
 	CHECK_STR(control_stat_name(CONTROL_STAT_LATENCY_MS), "latency_ms");
 }
 

@@ -7,7 +7,14 @@
 //
 //   node tests/ws/client.mjs --url ws://127.0.0.1:8080/stream --seconds 5 \
 //        [--clients N] [--pcm FILE] [--send MS:JSON]... [--raw-log FILE] [--stop-reading MS]
-//        [--send-big MS:BYTES] [--reset MS]
+//        [--send-big MS:BYTES] [--reset MS] [--messages FILE]
+//
+// An Opus stream (?codec=opus) is checked for its framing (chunk_ms /
+// frame_ms packets of base64 a chunk); --messages keeps every message whole,
+// one a line, for tests/sound/aur-opusdec to decode.  "wire_kbps" is what the
+// audio stream costs: the bytes of every message after the hello, times 8,
+// over the music time they carried; "kbps_seen" the bitrates the audio
+// messages named, each once, in order.
 //
 // --origin sets the Origin header (default: the server's own http origin;
 // "none" sends none).  --send-big sends one line of BYTES bytes of garbage; --reset tears the TCP
@@ -34,6 +41,7 @@ const { values: opt } = parseArgs({
 		reset: { type: 'string' },
 		prefill: { type: 'string', default: '0.3' },
 		origin: { type: 'string' },
+		messages: { type: 'string' },
 	},
 });
 if (!opt.url) {
@@ -59,12 +67,14 @@ function listen(index) {
 			bad_sizes: 0, seq_gaps: 0, last_seq: -1, t_errors: 0, order_errors: 0,
 			acks: [], errors: [], max_gap_ms: 0, on_time: 0, late: 0, lateness_ms: [],
 			closed_by_server: false, close_code: null, parse_errors: 0, last: false,
+			wire_bytes: 0, wire_kbps: null, kbps_seen: [],
 		};
 		const sentAt = new Map();
 		const started = performance.now();
 		let firstAudioAt = null, lastAudioAt = null;
 		const pcm = opt.pcm ? createWriteStream(opt.clients === '1' ? opt.pcm : `${opt.pcm}.${index}`) : null;
 		const rawLog = opt['raw-log'] ? createWriteStream(opt['raw-log']) : null;
+		const messages = opt.messages ? createWriteStream(opt.clients === '1' ? opt.messages : `${opt.messages}.${index}`) : null;
 		// As a browser on the server's own page would: the server checks it.
 		const origin = opt.origin ?? `http://${new URL(opt.url).host}`;
 		const ws = new WebSocket(opt.url, origin === 'none' ? {} : { origin });
@@ -94,6 +104,8 @@ function listen(index) {
 			const now = performance.now();
 			const text = data.toString();
 			if (rawLog) rawLog.write(text.length > 200 ? text.slice(0, 200) + '…\n' : text + '\n');
+			if (messages) messages.write(text + '\n');
+			if (s.hello) s.wire_bytes += Buffer.byteLength(text);
 			let m;
 			try {
 				m = JSON.parse(text);
@@ -105,9 +117,20 @@ function listen(index) {
 			if (m.type === 'hello') {
 				s.hello = m;
 			} else if (m.type === 'audio') {
-				const bytes = Buffer.from(m.data, 'base64');
-				if (bytes.length === 17640) s.bytes_ok++;
-				else s.bad_sizes++;
+				let bytes = null;
+				if (s.hello?.codec === 'opus') {
+					const want = s.hello.chunk_ms / s.hello.frame_ms;
+					const ok = Array.isArray(m.packets) && m.packets.length === want &&
+						m.packets.every((p) => typeof p === 'string' && p.length > 0 &&
+							Buffer.from(p, 'base64').toString('base64') === p);
+					if (ok && m.data === undefined) s.bytes_ok++;
+					else s.bad_sizes++;
+					if (s.kbps_seen.at(-1) !== m.kbps) s.kbps_seen.push(m.kbps);
+				} else {
+					bytes = Buffer.from(m.data, 'base64');
+					if (bytes.length === 17640) s.bytes_ok++;
+					else s.bad_sizes++;
+				}
 				if (m.seq !== s.last_seq + 1) s.seq_gaps++;
 				if (Math.abs(m.t - m.seq * 0.1) > 1e-6) s.t_errors++;
 				s.last_seq = m.seq;
@@ -125,7 +148,7 @@ function listen(index) {
 				if (lateness <= 150) s.on_time++;
 				else s.late++;
 				s.audio++;
-				if (pcm) pcm.write(bytes);
+				if (pcm && bytes) pcm.write(bytes);
 			} else if (m.type === 'ack') {
 				const at = sentAt.get(m.id);
 				// An ack must follow the audio that carries its time.
@@ -145,7 +168,10 @@ function listen(index) {
 			s.lateness = { p50: percentile(sorted, 50), p95: percentile(sorted, 95),
 				p99: percentile(sorted, 99), max: sorted.length ? sorted[sorted.length - 1] : null };
 			delete s.lateness_ms;
+			if (s.audio && s.hello?.chunk_ms)
+				s.wire_kbps = (s.wire_bytes * 8) / (s.audio * s.hello.chunk_ms);
 			if (pcm) pcm.end();
+			if (messages) messages.end();
 			if (rawLog) rawLog.end();
 			resolve(s);
 		};
