@@ -429,6 +429,19 @@ error_hold(struct chunker *ck, int64_t id, const char *message)
 	snprintf(e->message, sizeof e->message, "%s", message);
 }
 
+/* Shows aur-stat the stream's codec and bitrate, in the slot's detail. */
+static void
+coding_publish(struct chunker *ck)
+{
+	char detail[SHM_DETAIL_MAX + 1];
+
+	if (ck->opus)
+		snprintf(detail, sizeof detail, "codec=opus kbps=%d", opus_stream_kbps(ck->opus));
+	else
+		snprintf(detail, sizeof detail, "codec=pcm");
+	shm_set_detail(ck->slot, detail);
+}
+
 /*
  * A request for another bitrate: the Opus encoder takes it from the chunk
  * about to be coded, seq, whose music time the ack names.
@@ -452,6 +465,7 @@ quality_apply(struct chunker *ck, const struct shm_record *rec)
 		error_hold(ck, rec->id, msg);
 		return;
 	}
+	coding_publish(ck);
 	if (rec->id == SHM_ID_NONE)
 		return;
 	ack.t = (double)(t_ms / 1000) + (double)(t_ms % 1000) / 1000;
@@ -731,6 +745,7 @@ main(int argc, char **argv)
 		dief(AUR_EXIT_FAILURE, "out of memory");
 
 	ck.slot = shm_attach(SHM_ROLE_CHUNK, opt.session);
+	coding_publish(&ck);
 	status = stream(&ck, opt.session);
 	opus_stream_free(ck.opus);
 	free(ck.pcm);

@@ -341,7 +341,8 @@ keep_up(void)
 struct session_row {
 	char id[SHM_SESSION_MAX + 1];
 	int64_t start_unix_ms;
-	uint64_t chunks, late;
+	uint64_t chunks, late, bytes;
+	char coding[SHM_DETAIL_MAX + 1]; /* the framer's detail: "codec=opus kbps=96" */
 	bool composer;                  /* a compose slot of the session was found */
 	int64_t composer_start_ms;
 	char detail[SHM_DETAIL_MAX + 1];
@@ -458,6 +459,8 @@ sessions_read(struct shm_segment *seg, struct view *v)
 			row->start_unix_ms = info->start_unix_ms;
 			row->chunks = info->counter[SHM_CHUNKS];
 			row->late = info->counter[SHM_CHUNKS_LATE];
+			row->bytes = info->counter[SHM_BYTES];
+			memcpy(row->coding, info->detail, sizeof row->coding);
 		}
 	}
 	for (int i = 0; i < v->nrows; i++)
@@ -809,6 +812,27 @@ detail_json(bool *ok, json_t *o, const char *detail)
 	}
 }
 
+static const char *detail_field(const char *detail, const char *name, char *buf, size_t buflen);
+
+/*
+ * What the framer sends: its codec and Opus bitrate, from its slot detail,
+ * and kbit/s on the wire over the session's life so far.
+ */
+static void
+coding_json(bool *ok, json_t *o, const struct view *v, const struct session_row *row)
+{
+	char codec[SHM_DETAIL_MAX + 1], kbps[SHM_DETAIL_MAX + 1];
+	int64_t age_ms = v->now_unix_ms - row->start_unix_ms;
+	double x;
+
+	put(ok, o, "codec", detail_field(row->coding, "codec", codec, sizeof codec) ?
+	    json_text(codec) : json_null());
+	put(ok, o, "kbps", detail_field(row->coding, "kbps", kbps, sizeof kbps) &&
+	    parse_decimal(kbps, &x) == 0 ? json_integer((json_int_t)x) : json_null());
+	put(ok, o, "sent_kbps", age_ms > 0 ?
+	    json_num3((double)row->bytes * 8 / (double)age_ms) : json_null());
+}
+
 static json_t *
 session_json(bool *ok, const struct view *v, const struct session_row *row)
 {
@@ -819,6 +843,7 @@ session_json(bool *ok, const struct view *v, const struct session_row *row)
 	put(ok, o, "id", json_text(row->id));
 	put(ok, o, "age_s", json_num3((double)(v->now_unix_ms - row->start_unix_ms) / 1000));
 	detail_json(ok, o, row->detail);
+	coding_json(ok, o, v, row);
 	put(ok, o, "chunks", json_count(row->chunks));
 	put(ok, o, "late_chunks", json_count(row->late));
 	put(ok, o, "buffer_ms", row->has[SHM_GAUGE_BUFFER_MS] ?
@@ -1030,7 +1055,9 @@ prom_hist(struct text *t, const char *name, const char *help, const struct shm_h
  * session id held by two aur-chunk processes (a misconfiguration) is shown
  * once, so that no series is repeated.
  */
-enum session_value { SV_AGE, SV_CHUNKS, SV_LATE, SV_BUFFER, SV_INFO, SV_BPM, SV_INTENSITY };
+enum session_value {
+	SV_AGE, SV_CHUNKS, SV_LATE, SV_BYTES, SV_KBPS, SV_BUFFER, SV_INFO, SV_BPM, SV_INTENSITY
+};
 
 /* The value of field name in a detail text, or NULL; into buf. */
 static const char *
@@ -1069,6 +1096,12 @@ prom_sessions(struct text *t, const struct view *v, const char *name, const char
 		case SV_AGE: x = (double)(v->now_unix_ms - row->start_unix_ms) / 1000; break;
 		case SV_CHUNKS: x = (double)row->chunks; break;
 		case SV_LATE: x = (double)row->late; break;
+		case SV_BYTES: x = (double)row->bytes; break;
+		case SV_KBPS:
+			if (!detail_field(row->coding, "kbps", number, sizeof number) ||
+			    parse_decimal(number, &x) < 0)
+				continue;
+			break;
 		case SV_BUFFER:
 			if (!row->has[SHM_GAUGE_BUFFER_MS])
 				continue;
@@ -1095,6 +1128,8 @@ prom_sessions(struct text *t, const struct view *v, const char *name, const char
 			    key : "", false);
 			prom_label(t, "mode", detail_field(row->detail, "mode", mode, sizeof mode) ?
 			    mode : "", false);
+			prom_label(t, "codec", detail_field(row->coding, "codec", number,
+			    sizeof number) ? number : "", false);
 		}
 		tprintf(t, "} ");
 		prom_value(t, x);
@@ -1155,10 +1190,14 @@ prometheus_body(const struct view *v, size_t *len)
 	    "Audio chunks sent in the session.", SV_CHUNKS);
 	prom_sessions(&t, v, "auralis_session_chunks_late_total", "counter",
 	    "Audio chunks of the session sent more than 150 ms after due.", SV_LATE);
+	prom_sessions(&t, v, "auralis_session_sent_bytes_total", "counter",
+	    "Bytes of messages sent to the session's browser.", SV_BYTES);
+	prom_sessions(&t, v, "auralis_session_opus_kbps", "gauge",
+	    "The bitrate the session's Opus encoder is set to, kbit/s (Opus sessions only).", SV_KBPS);
 	prom_sessions(&t, v, "auralis_session_buffer_seconds", "gauge",
 	    "Audio buffered in the session's browser, as it last reported.", SV_BUFFER);
 	prom_sessions(&t, v, "auralis_session_info", "gauge",
-	    "The session's last preset, its key and mode; always 1.", SV_INFO);
+	    "The session's last preset, its key and mode, and its codec; always 1.", SV_INFO);
 	prom_sessions(&t, v, "auralis_session_bpm", "gauge", "The session's tempo.", SV_BPM);
 	prom_sessions(&t, v, "auralis_session_intensity", "gauge",
 	    "The session's intensity, 0 to 1.", SV_INTENSITY);

@@ -142,7 +142,8 @@ make_segment() {
 }
 
 @test "sessions are joined by id: details from the composer, chunks from the framer" {
-	fake --role chunk --session s-one counter chunks 120 counter chunks_late 1
+	fake --role chunk --session s-one --detail 'codec=opus kbps=64' counter chunks 120 counter chunks_late 1 \
+		counter bytes 176000
 	fake --role compose --session s-one --detail 'preset=focus key=D mode=dorian bpm=72 intensity=0.45' \
 		gauge buffer_ms 480 observe buffer 480000 1 counter underruns 2 counter stats_messages 1
 	fake --role render --session s-one observe render 3000 50
@@ -163,9 +164,10 @@ make_segment() {
 	jq -e '.sessions[0] | .id == "s-one" and .preset == "focus" and .key == "D" and .mode == "dorian"
 		and .bpm == 72 and .intensity == 0.45 and .chunks == 120 and .late_chunks == 1
 		and .buffer_ms == 480 and .jitter_ms == null and .underruns == 2
+		and .codec == "opus" and .kbps == 64 and (.sent_kbps | type == "number" and . > 0)
 		and (.age_s | type == "number" and . >= 0)' metrics.json
 	jq -e '.sessions[1] | .id == "s-two" and .preset == null and .bpm == null and .chunks == 7
-		and .buffer_ms == null' metrics.json
+		and .buffer_ms == null and .codec == null and .kbps == null' metrics.json
 	jq -e '.dead_slots == 1 and .processes.chunk == 2 and .processes.compose == 2
 		and .processes.render == 1' metrics.json
 	jq -e '.counters.chunks == 130 and .counters.chunks_late == 1 and .counters.underruns == 2' metrics.json
@@ -268,7 +270,7 @@ make_segment() {
 	fake --role chunk --session $'odd "id" \\ with\na newline and \xff' counter chunks 5
 	fake --role compose --session $'odd "id" \\ with\na newline and \xff' \
 		--detail 'preset=bright key=F# mode=lydian bpm=96 intensity=0.7' gauge buffer_ms 250 observe buffer 250000 1
-	fake --role chunk --session plain counter chunks 2
+	fake --role chunk --session plain --detail 'codec=opus kbps=32' counter chunks 2 counter bytes 3500
 	fake --role render observe render 1500 30 observe render 40000 2
 	fake --role other observe lateness 0 10 observe lateness 200000 1 observe lateness 99999999999 1
 	stat_start
@@ -287,7 +289,10 @@ make_segment() {
 	grep -qx 'auralis_chunk_lateness_seconds_bucket{le="8.388608"} 11' live.txt
 	grep -qx 'auralis_chunk_lateness_seconds_bucket{le="+Inf"} 12' live.txt
 	grep -qx 'auralis_session_chunks_total{session="odd \\"id\\" \\\\ with\\na newline and '$'\xef\xbf\xbd''"} 5' live.txt
-	grep -qx 'auralis_session_info{session="odd \\"id\\" \\\\ with\\na newline and '$'\xef\xbf\xbd''",preset="bright",key="F#",mode="lydian"} 1' live.txt
+	grep -qx 'auralis_session_info{session="odd \\"id\\" \\\\ with\\na newline and '$'\xef\xbf\xbd''",preset="bright",key="F#",mode="lydian",codec=""} 1' live.txt
+	grep -qx 'auralis_session_opus_kbps{session="plain"} 32' live.txt
+	grep -qx 'auralis_session_sent_bytes_total{session="plain"} 3500' live.txt
+	! grep -q 'auralis_session_opus_kbps{session="odd' live.txt
 	grep -qx 'auralis_session_buffer_seconds{session="odd \\"id\\" \\\\ with\\na newline and '$'\xef\xbf\xbd''"} 0.25' live.txt
 	# promtool, when it is installed, agrees.
 	if command -v promtool > /dev/null; then
