@@ -20,7 +20,20 @@
  * music, rendered without the codec) the figures gain "snr_db": the
  * energy of the reference over the energy of the difference, sample by
  * sample over the frames both have.  It is only high when the decoded
- * stream lines up with the reference to the frame.
+ * stream lines up with the reference to the frame.  A perceptual codec
+ * keeps the spectrum rather than the waveform (Opus's CELT layer codes the
+ * energy of each band and fills in the fine structure), so three spectral
+ * figures say more about what is heard:
+ *
+ *   band_db       the mean |level difference| in dB over the 1/3-octave
+ *                 bands (25, centred from 50 Hz to 12.7 kHz) of every
+ *                 2048-frame block (Hann window, mono sum), counting a band
+ *                 where the reference is above -90 dBFS and within 60 dB of
+ *                 the block's loudest band: how far the coded spectrum
+ *                 strays, moment by moment.
+ *   band_p95_db   the same, its 95th percentile.
+ *   ltas_max_db   the largest |difference| of the long-term average level of
+ *                 one band over the whole file: a lasting colouring.
  */
 #include <errno.h>
 #include <math.h>
@@ -37,6 +50,22 @@
 #include "err.h"
 
 #define KBPS_SEEN_MAX 64
+#define BLOCK 2048                      /* frames of one spectrum */
+#define BANDS 25                        /* 1/3 octaves centred from 50 Hz to 12.7 kHz */
+#define RELATIVE_FLOOR 1e-6             /* a band 60 dB under the block's loudest is masked */
+#define DIFF_BINS 400                   /* the histogram of band differences: 0.05 dB each */
+
+/* The spectral comparison: blocks of the mono sums of both streams. */
+struct spectra {
+	double ref[BLOCK], dec[BLOCK];
+	int fill;
+	double window[BLOCK];
+	double ltas_ref[BANDS], ltas_dec[BANDS];
+	double diff_sum;
+	uint64_t diff_count;
+	uint64_t diff_hist[DIFF_BINS + 1];
+	int band_lo[BANDS], band_hi[BANDS];     /* FFT bins [lo, hi) */
+};
 
 struct decoder {
 	OpusDecoder *dec;
@@ -52,7 +81,128 @@ struct decoder {
 	SNDFILE *wav;
 	FILE *ref;
 	double ref_energy, diff_energy;
+	struct spectra *sp;
 };
+
+/* In-place radix-2 FFT of re[], im[] (n a power of two). */
+static void
+fft(double *re, double *im, int n)
+{
+	for (int i = 1, j = 0; i < n; i++) {
+		int bit = n >> 1;
+
+		for (; j & bit; bit >>= 1)
+			j ^= bit;
+		j ^= bit;
+		if (i < j) {
+			double t = re[i]; re[i] = re[j]; re[j] = t;
+			t = im[i]; im[i] = im[j]; im[j] = t;
+		}
+	}
+	for (int len = 2; len <= n; len <<= 1) {
+		double a = -2 * M_PI / len;
+
+		for (int i = 0; i < n; i += len) {
+			for (int k = 0; k < len / 2; k++) {
+				double wr = cos(a * k), wi = sin(a * k);
+				double *ur = &re[i + k], *ui = &im[i + k];
+				double *vr = &re[i + k + len / 2], *vi = &im[i + k + len / 2];
+				double xr = *vr * wr - *vi * wi, xi = *vr * wi + *vi * wr;
+
+				*vr = *ur - xr;
+				*vi = *ui - xi;
+				*ur += xr;
+				*ui += xi;
+			}
+		}
+	}
+}
+
+static void
+spectra_init(struct spectra *sp, long rate)
+{
+	for (int i = 0; i < BLOCK; i++)
+		sp->window[i] = 0.5 - 0.5 * cos(2 * M_PI * i / BLOCK);
+	for (int b = 0; b < BANDS; b++) {
+		double centre = 50 * pow(2, b / 3.0), edge = pow(2, 1 / 6.0);
+
+		sp->band_lo[b] = (int)ceil(centre / edge * BLOCK / (double)rate);
+		sp->band_hi[b] = (int)ceil(centre * edge * BLOCK / (double)rate);
+		if (sp->band_hi[b] <= sp->band_lo[b])
+			sp->band_hi[b] = sp->band_lo[b] + 1;
+		if (sp->band_hi[b] > BLOCK / 2)
+			sp->band_hi[b] = BLOCK / 2;
+	}
+}
+
+/* The band energies of one block of x[] into e[] (power, full scale 1). */
+static void
+band_energies(const struct spectra *sp, const double *x, double e[BANDS])
+{
+	static double re[BLOCK], im[BLOCK];
+
+	for (int i = 0; i < BLOCK; i++) {
+		re[i] = x[i] * sp->window[i] / 32768;
+		im[i] = 0;
+	}
+	fft(re, im, BLOCK);
+	for (int b = 0; b < BANDS; b++) {
+		e[b] = 0;
+		for (int k = sp->band_lo[b]; k < sp->band_hi[b]; k++)
+			e[b] += re[k] * re[k] + im[k] * im[k];
+	}
+}
+
+/* Compares the spectra of the block now full. */
+static void
+spectra_block(struct spectra *sp)
+{
+	/* Full-scale sine through the Hann window: (BLOCK / 4)^2 in its bin. */
+	const double floor_energy = pow(10, -90 / 10.0) * (BLOCK / 4.0) * (BLOCK / 4.0);
+	double er[BANDS], ed[BANDS];
+
+	double loudest = 0;
+
+	band_energies(sp, sp->ref, er);
+	band_energies(sp, sp->dec, ed);
+	for (int b = 0; b < BANDS; b++)
+		loudest = fmax(loudest, er[b]);
+	for (int b = 0; b < BANDS; b++) {
+		double diff;
+		int bin;
+
+		sp->ltas_ref[b] += er[b];
+		sp->ltas_dec[b] += ed[b];
+		if (er[b] < floor_energy || er[b] < loudest * RELATIVE_FLOOR)
+			continue;
+		diff = fabs(10 * log10((ed[b] + 1e-30) / er[b]));
+		sp->diff_sum += diff;
+		sp->diff_count++;
+		bin = diff >= DIFF_BINS * 0.05 ? DIFF_BINS : (int)(diff / 0.05);
+		sp->diff_hist[bin]++;
+	}
+	sp->fill = 0;
+}
+
+static void
+spectra_print(const struct spectra *sp)
+{
+	double ltas_max = 0, p95 = DIFF_BINS * 0.05;
+	uint64_t seen = 0;
+
+	for (int b = 0; b < BANDS; b++)
+		if (sp->ltas_ref[b] > 0 && sp->ltas_dec[b] > 0)
+			ltas_max = fmax(ltas_max, fabs(10 * log10(sp->ltas_dec[b] / sp->ltas_ref[b])));
+	for (int i = 0; i <= DIFF_BINS; i++) {
+		seen += sp->diff_hist[i];
+		if (seen >= 0.95 * (double)sp->diff_count) {
+			p95 = (i + 1) * 0.05;
+			break;
+		}
+	}
+	fprintf(stderr, ",\"band_db\":%.3f,\"band_p95_db\":%.2f,\"ltas_max_db\":%.3f",
+	    sp->diff_count ? sp->diff_sum / (double)sp->diff_count : 0, p95, ltas_max);
+}
 
 /* Adds frames of decoded PCM to the comparison with the reference. */
 static void
@@ -70,6 +220,19 @@ compare(struct decoder *d, const int16_t *pcm, long frames)
 
 			d->ref_energy += r * r;
 			d->diff_energy += e * e;
+		}
+		for (size_t i = 0; i + (size_t)d->channels <= got; i += (size_t)d->channels) {
+			struct spectra *sp = d->sp;
+			double r = 0, x = 0;
+
+			for (int c = 0; c < d->channels; c++) {
+				r += ref[i + (size_t)c];
+				x += pcm[i + (size_t)c];
+			}
+			sp->ref[sp->fill] = r / d->channels;
+			sp->dec[sp->fill] = x / d->channels;
+			if (++sp->fill == BLOCK)
+				spectra_block(sp);
 		}
 		if (got < want)
 			return;                 /* the reference has ended */
@@ -209,6 +372,11 @@ main(int argc, char **argv)
 			if (d.dec)
 				dief(AUR_EXIT_FAILURE, "stdin:%ld: a second hello", lineno);
 			hello(&d, msg, lineno);
+			if (d.ref) {
+				if (!(d.sp = calloc(1, sizeof *d.sp)))
+					dief(AUR_EXIT_FAILURE, "out of memory");
+				spectra_init(d.sp, d.rate);
+			}
 			if (wav_path) {
 				SF_INFO info = { .samplerate = (int)d.rate, .channels = d.channels,
 					.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16 };
@@ -232,12 +400,14 @@ main(int argc, char **argv)
 			dief(AUR_EXIT_FAILURE, "%s: no SNR: %s", ref_path,
 			    d.ref_energy ? "the decoded stream equals it" : "silent or empty");
 		fprintf(stderr, ",\"snr_db\":%.2f", 10 * log10(d.ref_energy / d.diff_energy));
+		spectra_print(d.sp);
 		fclose(d.ref);
 	}
 	fputs("}\n", stderr);
 	if (d.wav && sf_close(d.wav))
 		dief(AUR_EXIT_FAILURE, "%s: cannot close", wav_path);
 	opus_decoder_destroy(d.dec);
+	free(d.sp);
 	free(d.pcm);
 	free(line);
 	if (fflush(stdout))
