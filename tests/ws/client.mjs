@@ -9,6 +9,10 @@
 //        [--clients N] [--pcm FILE] [--send MS:JSON]... [--raw-log FILE] [--stop-reading MS]
 //        [--send-big MS:BYTES] [--reset MS] [--messages FILE]
 //
+// --send times count from the connection's opening, or with --send-from audio
+// from the first audio message: for messages that must land in a given span
+// of the music however long the session takes to start.
+//
 // An Opus stream (?codec=opus) is checked for its framing (chunk_ms /
 // frame_ms packets of base64 a chunk); --messages keeps every message whole,
 // one a line, for tests/sound/aur-opusdec to decode.  "wire_kbps" is what the
@@ -42,10 +46,15 @@ const { values: opt } = parseArgs({
 		prefill: { type: 'string', default: '0.3' },
 		origin: { type: 'string' },
 		messages: { type: 'string' },
+		'send-from': { type: 'string', default: 'open' },
 	},
 });
 if (!opt.url) {
 	console.error('client.mjs: --url is required');
+	process.exit(2);
+}
+if (opt['send-from'] !== 'open' && opt['send-from'] !== 'audio') {
+	console.error(`client.mjs: --send-from: expected open or audio, not '${opt['send-from']}'`);
 	process.exit(2);
 }
 const seconds = Number(opt.seconds);
@@ -80,7 +89,7 @@ function listen(index) {
 		const ws = new WebSocket(opt.url, origin === 'none' ? {} : { origin });
 		const timers = [];
 
-		ws.on('open', () => {
+		const scheduleSends = () => {
 			for (const { at, text } of sends) {
 				timers.push(setTimeout(() => {
 					try {
@@ -90,6 +99,9 @@ function listen(index) {
 					ws.send(text);
 				}, at));
 			}
+		};
+		ws.on('open', () => {
+			if (opt['send-from'] === 'open') scheduleSends();
 			if (opt['stop-reading'])
 				timers.push(setTimeout(() => ws._socket.pause(), Number(opt['stop-reading'])));
 			if (opt['send-big']) {
@@ -138,6 +150,7 @@ function listen(index) {
 				if (firstAudioAt === null) {
 					firstAudioAt = now;
 					s.first_audio_ms = now - started;
+					if (opt['send-from'] === 'audio') scheduleSends();
 				} else {
 					s.max_gap_ms = Math.max(s.max_gap_ms, now - lastAudioAt);
 				}
