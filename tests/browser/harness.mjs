@@ -179,6 +179,21 @@ export function screenshotPath(name) {
 	return join(BUILD, name);
 }
 
+/**
+ * Emulates a link of `kbps` kbit/s each way with `latencyMs` of round trip
+ * for the page (Chromium's DevTools throttling, which applies to WebSocket
+ * frames too); kbps null lifts it. Returns the CDP session.
+ */
+export async function emulateLink(page, { kbps = null, latencyMs = 0 } = {}, cdp = null) {
+	cdp ??= await page.context().newCDPSession(page);
+	await cdp.send('Network.enable');
+	const rate = kbps === null ? -1 : kbps * 1000 / 8;    // bytes per second; -1: no limit
+	await cdp.send('Network.emulateNetworkConditions', {
+		offline: false, latency: kbps === null ? 0 : latencyMs, downloadThroughput: rate, uploadThroughput: rate,
+	});
+	return cdp;
+}
+
 /** Polls fn (in the page) until it gives something truthy; returns it. */
 export async function until(page, fn, arg, { timeout = 10000, what = 'a condition' } = {}) {
 	const handle = await page.waitForFunction(fn, arg, { timeout, polling: 50 }).catch(async (e) => {

@@ -41,9 +41,10 @@ test('the page loads with no console error', async () => {
 	for (const name of ['Focus', 'Meditation', 'Sleep', 'Bright'])
 		assert.equal(await page.getByRole('button', { name: new RegExp(`^${name}`) }).count(), 1, `preset ${name}`);
 	const s = await stats();
-	assert.deepEqual(Object.keys(s).sort(), ['bufferMs', 'chunksReceived', 'framesPlayed', 'jitterMs',
-		'lastLatencyMs', 'state', 'targetMs', 'underruns']);
+	assert.deepEqual(Object.keys(s).sort(), ['bitrate', 'bufferMs', 'chunksReceived', 'codec', 'framesPlayed',
+		'jitterMs', 'kbps', 'lastLatencyMs', 'sampleRate', 'state', 'targetMs', 'tooSlow', 'underruns']);
 	assert.equal(s.state, 'stopped');
+	assert.equal(s.codec, null, 'no stream yet');
 	await sleep(300);
 	assert.deepEqual(problems, []);
 });
@@ -81,9 +82,12 @@ test('after 10 s there was no underrun and about 10 s of frames played', async (
 	await sleep(10000);
 	const { s, now, sent } = await page.evaluate(() => ({ s: window.auralis.stats(), now: performance.now(), sent: window.sentStats }));
 	const elapsed = (now - playingSince.at) / 1000;
-	const played = (s.framesPlayed - playingSince.frames) / 44100;
-	t.diagnostic(`${played.toFixed(2)} s played in ${elapsed.toFixed(2)} s; buffer ${s.bufferMs} ms, target ${s.targetMs} ms, jitter ${s.jitterMs} ms`);
+	const played = (s.framesPlayed - playingSince.frames) / s.sampleRate;
+	t.diagnostic(`${played.toFixed(2)} s played in ${elapsed.toFixed(2)} s; buffer ${s.bufferMs} ms, target ${s.targetMs} ms, jitter ${s.jitterMs} ms; ${s.codec} at ${s.bitrate} kbit/s, ${s.kbps} kbit/s received`);
 	assert.equal(s.state, 'playing');
+	// This browser decodes Opus: the page asked for it.
+	assert.equal(s.codec, 'opus');
+	assert.equal(s.sampleRate, 48000);
 	assert.equal(s.underruns, 0, 'no underrun');
 	assert.ok(Math.abs(played - elapsed) < 0.5, `${played.toFixed(2)} s played in ${elapsed.toFixed(2)} s`);
 	assert.ok(s.chunksReceived >= 100, `${s.chunksReceived} chunks`);
@@ -102,7 +106,7 @@ test('after 10 s there was no underrun and about 10 s of frames played', async (
 	assert.deepEqual(Object.keys(m).sort(), ['buffer_ms', 'jitter_ms', 'type', 'underruns']);
 	assert.equal(m.underruns, 0);
 	const health = await page.textContent('#health');
-	assert.match(health, /buffer \d+ \/ \d+ ms · jitter [\d.]+ ms · underruns 0/);
+	assert.match(health, /buffer \d+ \/ \d+ ms · jitter [\d.]+ ms · underruns 0 · Opus 96 kbit\/s · \d+ kbit\/s received/);
 });
 
 test('a preset change is acked and its latency shown', async (t) => {
@@ -178,7 +182,7 @@ test('a reload restores the settings', async () => {
 	await until(page, () => window.auralis.stats().state === 'playing', null, { timeout: 5000, what: 'playing' });
 	const url = new URL(await page.evaluate(() => window.auralis.session.streamUrl()));
 	assert.deepEqual(Object.fromEntries(url.searchParams),
-		{ preset: 'sleep', key: 'E', mode: 'phrygian', bpm: '47', intensity: '0.62' });
+		{ preset: 'sleep', key: 'E', mode: 'phrygian', bpm: '47', intensity: '0.62', codec: 'opus', kbps: '96' });
 	assert.equal(await page.textContent('#now-main'), 'E Phrygian · 47 BPM');
 	assert.match(await page.textContent('#now-sub'), /Intensity 62 % · Sleep/);
 });
@@ -276,24 +280,34 @@ test('screenshots of both pages', async (t) => {
 	}
 	const d = await debug.evaluate(() => window.auralis.stats());
 	t.diagnostic(`diagnostics page: buffer ${d.bufferMs} ms, target ${d.targetMs} ms, underruns ${d.underruns}, latency ${d.lastLatencyMs} ms`);
+	// The stream's coding and what the link carries.
+	assert.equal(await debug.textContent('#f-codec'), 'Opus 96 kbit/s');
+	assert.match(await debug.textContent('#f-kbps'), /^\d+ kbit\/s$/);
+	assert.equal(await debug.textContent('#f-ladder'), '[96] → 64 → 32');
+	assert.equal(await debug.textContent('#f-decoder'), 'WebCodecs · 0 errors');
 	assert.deepEqual(debugProblems.filter((p) => !NETWORK_NOISE.test(p)), []);
 	await debug.close();
 });
 
-test('a 48 kHz AudioContext plays the 44.1 kHz stream at the right speed', async () => {
-	const p = await context.newPage();
-	const pageProblems = watchConsole(p);
-	await p.goto(`${server.url}?rate=48000`, { waitUntil: 'load' });
-	await p.click('#play');
-	await until(p, () => window.auralis.stats().state === 'playing', null, { timeout: 5000, what: 'playing' });
-	const a = await p.evaluate(() => ({ t: performance.now(), f: window.auralis.stats().framesPlayed,
-		rate: window.auralis.session.player.ctx.sampleRate }));
-	await sleep(3000);
-	const b = await p.evaluate(() => ({ t: performance.now(), s: window.auralis.stats() }));
-	assert.equal(a.rate, 48000);
-	const played = (b.s.framesPlayed - a.f) / 44100, elapsed = (b.t - a.t) / 1000;
-	assert.ok(Math.abs(played - elapsed) < 0.25, `${played.toFixed(2)} s of music in ${elapsed.toFixed(2)} s`);
-	assert.equal(b.s.underruns, 0);
-	assert.deepEqual(pageProblems, []);
-	await p.close();
-});
+// The resampler both ways: the PCM stream (44.1 kHz) in a 48 kHz context,
+// the Opus stream (48 kHz) in a 44.1 kHz one.
+for (const [query, source, rate] of [['?codec=pcm&rate=48000', 44100, 48000], ['?codec=opus&rate=44100', 48000, 44100]]) {
+	test(`a ${rate / 1000} kHz AudioContext plays the ${source / 1000} kHz stream at the right speed`, async () => {
+		const p = await context.newPage();
+		const pageProblems = watchConsole(p);
+		await p.goto(`${server.url}${query}`, { waitUntil: 'load' });
+		await p.click('#play');
+		await until(p, () => window.auralis.stats().state === 'playing', null, { timeout: 5000, what: 'playing' });
+		const a = await p.evaluate(() => ({ t: performance.now(), f: window.auralis.stats().framesPlayed,
+			rate: window.auralis.session.player.ctx.sampleRate }));
+		await sleep(3000);
+		const b = await p.evaluate(() => ({ t: performance.now(), s: window.auralis.stats() }));
+		assert.equal(a.rate, rate);
+		assert.equal(b.s.sampleRate, source);
+		const played = (b.s.framesPlayed - a.f) / source, elapsed = (b.t - a.t) / 1000;
+		assert.ok(Math.abs(played - elapsed) < 0.25, `${played.toFixed(2)} s of music in ${elapsed.toFixed(2)} s`);
+		assert.equal(b.s.underruns, 0);
+		assert.deepEqual(pageProblems, []);
+		await p.close();
+	});
+}

@@ -3,7 +3,8 @@
 // debug.html) drive one of these; it knows nothing of the DOM.
 //
 // Events (CustomEvent, details in `detail`):
-//   state    {state, detail}     one of STATES, and words to go with it
+//   state    {state, detail, slow}  one of STATES, words to go with it, and
+//                                whether they say the link is too slow
 //   settings {settings}          what the controls should show
 //   playing  {key, mode, bpm, intensity, preset}   what is heard now
 //   sent     {id, label}         a control or preset went out
@@ -13,9 +14,12 @@
 //   chunk    {seq, arrival, intervalMs, deviationMs, jitterMs}
 //   status   {...stats()}        about every 50 ms while playing
 //   tier     {name, targetMs}
+//   quality  {id, kbps, t}       the server codes at kbps from music time t on
 import { Connection } from './connection.js';
 import { JitterMeter, TierPolicy } from './buffering.js';
-import { Player } from './player.js';
+import { OpusStream, opusSupported } from './opus.js';
+import { Player, decodeBase64 } from './player.js';
+import { QualityPolicy, RateMeter, TOO_SLOW_TEXT, chooseCodec } from './quality.js';
 import * as settingsStore from './settings.js';
 import { PRESETS, MODE_LABELS, KEY_SHORT, applyPreset, streamQuery } from './settings.js';
 
@@ -24,6 +28,8 @@ export const STATES = ['stopped', 'connecting', 'playing', 'buffering', 'reconne
 const PROTOCOL_VERSION = 1;
 const CLOSED = Symbol('closed');    // a close, held in order with early messages
 const STATS_INTERVAL_MS = 2000;
+const QUALITY_TICK_MS = 250;         // how often the bitrate policy looks at the buffer
+const DECODER_FAILURES = 2;          // Opus decoder failures in one Play before PCM instead
 
 /** Words for what a control message asked, for the activity line. */
 function describe(kind, values) {
@@ -38,7 +44,13 @@ function describe(kind, values) {
 }
 
 export class Auralis extends EventTarget {
-	constructor({ storage = globalThis.localStorage, streamPath = 'stream', contextRate = null } = {}) {
+	/**
+	 * codec: 'auto' (Opus where the browser decodes it, else PCM), 'opus'
+	 * (try it whatever the browser says) or 'pcm'; kbps: the Opus bitrate to
+	 * start at, by default the server's (see pageStreamOptions in quality.js).
+	 */
+	constructor({ storage = globalThis.localStorage, streamPath = 'stream', contextRate = null,
+		codec = 'auto', kbps = null } = {}) {
 		super();
 		this.storage = storage;
 		this.settings = settingsStore.load(storage);
@@ -49,6 +61,25 @@ export class Auralis extends EventTarget {
 		this.connection = new Connection(() => this.streamUrl());
 		for (const type of ['open', 'message', 'close', 'retry', 'bad'])
 			this.connection.addEventListener(type, (e) => this['on' + type[0].toUpperCase() + type.slice(1)](e.detail));
+		// What the link delivers, every byte, as it comes.
+		this.meter = new RateMeter();
+		for (const type of ['message', 'bad'])
+			this.connection.addEventListener(type, (e) => this.meter.add(e.detail.arrival ?? performance.now(), e.detail.bytes));
+		this.forcedCodec = codec;
+		this.startKbps = kbps;
+		// Asked once: the answer does not change while the page lives.
+		this.opusSupport = null;     // null until known, then true or false
+		this.opusProbe = codec === 'pcm' ? Promise.resolve(false)
+			: opusSupported().then((ok) => { this.opusSupport = ok; });
+		this.opusFailed = false;     // the decoder failed on this Play: PCM from now on
+		this.decoder = null;         // the current Opus stream's OpusStream
+		this.decoderErrors = 0;      // since Play
+		this.codec = null;           // the current stream's, from its hello
+		this.bitrate = null;         // kbit/s of the latest Opus audio message
+		this.quality = null;         // the QualityPolicy, from the first hello to Stop
+		this.shownTooSlow = false;
+		this.restartNote = '';       // why the page connects again, while it does
+		this.lastQualityTick = 0;
 		this.jitter = new JitterMeter();
 		this.tiers = new TierPolicy();
 		this.active = false;         // Play pressed and not stopped
@@ -82,7 +113,11 @@ export class Auralis extends EventTarget {
 	streamUrl() {
 		// What this connection's session will start with (see onHello).
 		this.urlSettings = { ...this.settings };
-		const url = new URL(`${this.streamPath}?${streamQuery(this.settings)}`, location.href);
+		const codec = chooseCodec({ forced: this.forcedCodec, opusSupported: this.opusSupport === true,
+			opusFailed: this.opusFailed });
+		// A reconnection starts at the rung the ladder had reached.
+		const kbps = codec === 'opus' ? (this.quality?.kbps ?? this.startKbps) : null;
+		const url = new URL(`${this.streamPath}?${streamQuery(this.settings, { codec, kbps })}`, location.href);
 		url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
 		return url.href;
 	}
@@ -104,6 +139,13 @@ export class Auralis extends EventTarget {
 		this.streamsSincePlay = 0;
 		this.underruns = 0;
 		this.retryAt = null;
+		this.opusFailed = false;
+		this.decoderErrors = 0;
+		this.quality = null;
+		this.shownTooSlow = false;
+		this.restartNote = '';
+		this.bitrate = null;
+		this.meter.reset();
 		this.updateState();
 		// Connect first, then start the audio: creating an AudioContext can
 		// hold the main thread for a while (opening the audio device), and the
@@ -112,7 +154,14 @@ export class Auralis extends EventTarget {
 		const token = ++this.playToken;
 		this.playerReady = false;
 		this.early = [];
-		this.connection.open();
+		if (this.opusSupport === null && this.forcedCodec !== 'pcm') {
+			// The codec is not known yet (a click right at load): ask on.
+			this.opusProbe.then(() => {
+				if (token === this.playToken && this.active) this.connection.open();
+			});
+		} else {
+			this.connection.open();
+		}
 		try {
 			await this.player.start();
 		} catch (e) {
@@ -146,6 +195,7 @@ export class Auralis extends EventTarget {
 		clearInterval(this.statsTimer);
 		this.statsTimer = null;
 		this.pending.clear();
+		this.closeDecoder();
 		this.early = null;
 		this.playerReady = false;
 		this.playToken++;
@@ -191,8 +241,13 @@ export class Auralis extends EventTarget {
 			underruns: this.underruns,
 			chunksReceived: this.chunksReceived,
 			framesPlayed: status ? status.framesPlayed : 0,
+			sampleRate: this.player.sourceRate,
 			jitterMs: Math.round(this.jitter.emaMs * 10) / 10,
 			lastLatencyMs: this.lastLatencyMs === null ? null : Math.round(this.lastLatencyMs),
+			codec: this.codec,
+			kbps: Math.round(this.meter.kbps(performance.now()) * 10) / 10,
+			bitrate: this.bitrate,
+			tooSlow: this.active && this.quality !== null && this.quality.tooSlow,
 		};
 	}
 
@@ -209,6 +264,11 @@ export class Auralis extends EventTarget {
 			overflowFrames: status ? status.overflowFrames : 0,
 			retryAt: this.retryAt,
 			stream: this.stream,
+			opusSupported: this.opusSupport,
+			ladder: this.quality ? this.quality.rungs : null,
+			qualitySteps: this.quality ? this.quality.steps : 0,
+			qualityPending: this.quality?.pending ? this.quality.rungs[this.quality.pending.index] : null,
+			decoderErrors: this.decoderErrors,
 		};
 	}
 
@@ -226,6 +286,16 @@ export class Auralis extends EventTarget {
 		if (!this.connection.send(message)) return null;
 		this.pending.set(id, { kind, values, label, sentAt: performance.now(), stream: this.stream, t: null });
 		this.emit('sent', { id, label });
+		return id;
+	}
+
+	/** Asks the server for another Opus bitrate; the policy counts it when the ack comes. */
+	sendQuality(kbps) {
+		if (!this.connected) return null;
+		const id = this.nextId++;
+		if (!this.connection.send({ type: 'quality', id, kbps })) return null;
+		this.pending.set(id, { kind: 'quality', values: { kbps }, label: `Bitrate ${kbps} kbit/s`,
+			sentAt: performance.now(), stream: this.stream, t: null });
 		return id;
 	}
 
@@ -276,6 +346,9 @@ export class Auralis extends EventTarget {
 			this.updateState();
 			return;
 		}
+		// The old stream's decoder goes before the new stream's frames are
+		// counted: nothing it still holds may come out after.
+		this.closeDecoder();
 		this.stream++;
 		this.streamsSincePlay++;
 		this.connected = true;
@@ -286,8 +359,12 @@ export class Auralis extends EventTarget {
 		this.lastArrival = null;
 		this.jitter.reset();
 		this.chunkMs = m.chunk_ms || 100;
-		this.player.newStream(m.sample_rate || 44100, this.chunkMs);
+		this.codec = m.codec === 'opus' ? 'opus' : 'pcm';    // a server before Opus says nothing: PCM
+		this.bitrate = this.codec === 'opus' && Number.isFinite(m.kbps) ? m.kbps : null;
+		const rate = m.sample_rate || (this.codec === 'opus' ? 48000 : 44100);
+		this.player.newStream(rate, this.chunkMs);
 		this.streamUnderruns = 0;
+		this.startLadder();
 		// The session started with the settings in the URL: that is what plays.
 		this.confirmed = { ...(this.urlSettings ?? this.settings) };
 		this.pendingStart = true;
@@ -295,6 +372,62 @@ export class Auralis extends EventTarget {
 		for (const [id, p] of this.pending) if (p.stream !== this.stream) this.pending.delete(id);
 		this.catchUpSettings();
 		this.updateState();
+		if (this.codec === 'opus') {
+			try {
+				this.decoder = this.makeDecoder(m, rate);
+			} catch (e) {
+				this.onDecoderError(e);
+			}
+		}
+	}
+
+	/** The ladder for this stream: kept across reconnections, new when the codec changes. */
+	startLadder() {
+		if (this.codec === 'opus') {
+			if (!this.quality || this.quality.kbps === null)
+				this.quality = new QualityPolicy({ top: this.startKbps ?? this.bitrate ?? undefined });
+		} else if (!this.quality || this.quality.kbps !== null) {
+			this.quality = new QualityPolicy({ top: null });
+		}
+		this.quality.streamStarted(this.bitrate);
+	}
+
+	/** An OpusStream whose frames go to the player while it is the current one. */
+	makeDecoder(m, rate) {
+		const decoder = new OpusStream({
+			sampleRate: rate, channels: m.channels || 2, frameMs: m.frame_ms || 20,
+			preSkip: Number.isFinite(m.pre_skip) ? m.pre_skip : 0, decodeBase64,
+			output: (left, right, arrival) => {
+				if (this.decoder === decoder) this.player.pushFrames(left, right, arrival);
+			},
+			end: () => {
+				if (this.decoder === decoder) this.player.end();
+			},
+			error: (e) => {
+				if (this.decoder === decoder) this.onDecoderError(e);
+			},
+		});
+		return decoder;
+	}
+
+	closeDecoder() {
+		this.decoder?.close();
+		this.decoder = null;
+	}
+
+	/**
+	 * The decoder failed: drop it and the connection, and connect again. A
+	 * browser that fails twice (or has no decoder at all) gets PCM for the
+	 * rest of this Play rather than a page stuck in silence.
+	 */
+	onDecoderError(e) {
+		this.decoderErrors++;
+		this.closeDecoder();
+		if (!this.opusFailed && (this.decoderErrors >= DECODER_FAILURES || typeof AudioDecoder === 'undefined')) {
+			this.opusFailed = true;
+			this.emit('problem', { id: null, message: `This browser could not decode the Opus stream (${e.message}); it plays uncompressed audio instead.` });
+		}
+		this.connection.reconnect('the audio could not be decoded');
 	}
 
 	/**
@@ -314,12 +447,19 @@ export class Auralis extends EventTarget {
 	}
 
 	onAudio(m, arrival) {
-		if (!this.connected || typeof m.data !== 'string') return;
+		if (!this.connected) return;
+		const opus = this.codec === 'opus';
+		if (opus ? !Array.isArray(m.packets) : typeof m.data !== 'string') return;
 		const chunkMs = m.duration_ms || this.chunkMs;
 		const intervalMs = this.lastArrival === null ? null : arrival - this.lastArrival;
 		this.lastArrival = arrival;
 		const deviationMs = this.jitter.arrive(arrival, m.t, chunkMs);
-		this.player.push(m, arrival);
+		if (opus) {
+			if (Number.isFinite(m.kbps)) this.bitrate = m.kbps;
+			this.decoder?.push(m, arrival);
+		} else {
+			this.player.push(m, arrival);
+		}
 		this.chunksReceived++;
 		this.streamChunks++;
 		if (this.streamChunks === 1) this.connection.healthy();
@@ -338,6 +478,14 @@ export class Auralis extends EventTarget {
 	onAck(m) {
 		const p = this.pending.get(m.id);
 		if (!p || typeof m.t !== 'number') return;
+		if (p.kind === 'quality') {
+			// Heard from music time t on; nothing to mark, no latency to
+			// measure: the listener asked for nothing.
+			this.pending.delete(m.id);
+			this.quality?.acked(p.values.kbps, performance.now());
+			this.emit('quality', { id: m.id, kbps: p.values.kbps, t: m.t });
+			return;
+		}
 		p.t = m.t;
 		this.confirm(p);
 		this.player.mark(m.id, m.t);
@@ -352,6 +500,12 @@ export class Auralis extends EventTarget {
 
 	onError(m) {
 		const p = m.id === null || m.id === undefined ? null : this.pending.get(m.id);
+		if (p?.kind === 'quality') {
+			// This stream cannot change its bitrate: it plays on as it is.
+			this.pending.delete(m.id);
+			this.quality?.refused();
+			return;
+		}
 		if (p) {
 			this.pending.delete(m.id);
 			this.emit('problem', { id: m.id, message: `${p.label} was refused: ${m.message}` });
@@ -373,6 +527,7 @@ export class Auralis extends EventTarget {
 			this.early.push(CLOSED);    // after the messages that came before it
 			return;
 		}
+		if (this.connected) this.quality?.lost(performance.now());
 		this.connected = false;
 		if (this.active) this.updateState();
 	}
@@ -395,12 +550,15 @@ export class Auralis extends EventTarget {
 		if (m.gen !== this.player.gen) return;    // about a stream or start that is gone
 		switch (m.type) {
 		case 'status':
-			if (this.active) this.emit('status', this.details());
+			if (!this.active) break;
+			if (performance.now() - this.lastQualityTick >= QUALITY_TICK_MS) this.tickQuality(performance.now());
+			this.emit('status', this.details());
 			break;
 		case 'playing':
 			this.playerMode = 'playing';
 			if (this.connected) {
 				this.playedThisStream = true;
+				this.restartNote = '';
 				if (this.pendingStart) {
 					this.pendingStart = false;
 					this.showPlaying(this.confirmed);
@@ -421,6 +579,9 @@ export class Auralis extends EventTarget {
 				const before = this.tiers.tier;
 				this.tiers.underrun(performance.now());
 				if (this.tiers.tier !== before) this.onTier();
+				// And perhaps the bitrate too high for the link.
+				this.quality?.underrun(performance.now());
+				this.applyQuality(performance.now());
 			}
 			break;
 		case 'heard':
@@ -442,6 +603,41 @@ export class Auralis extends EventTarget {
 		if (p.after) this.showPlaying(p.after);
 	}
 
+	/** The bitrate policy looks at the buffer now and then. */
+	tickQuality(now) {
+		this.lastQualityTick = now;
+		if (!this.quality) return;
+		const playing = this.playerMode === 'playing' && this.playedThisStream;
+		const level = this.player.last?.levelMs;
+		this.quality.observe(now, {
+			flowing: this.connected && this.streamChunks > 0,
+			playing,
+			// While playing, the engine's smoothed level: a chunk's arrival
+			// is no spike, the gap before the next no dip.
+			levelMs: playing && typeof level === 'number' ? level : this.player.bufferedMs,
+			targetMs: this.tiers.tier.targetMs,
+		});
+		this.applyQuality(now);
+	}
+
+	applyQuality(now) {
+		const q = this.quality;
+		if (!q) return;
+		if (this.connected) {
+			const action = q.decide(now);
+			if (action?.ask) this.sendQuality(action.ask);
+			// The new session starts at the policy's rung (streamUrl).
+			if (action?.restart) {
+				this.restartNote = `resuming at ${action.restart} kbit/s`;
+				this.connection.reconnect('a lower bitrate');
+			}
+		}
+		if (q.tooSlow !== this.shownTooSlow) {
+			this.shownTooSlow = q.tooSlow;
+			this.updateState();
+		}
+	}
+
 	showPlaying(s) {
 		this.nowPlaying = { key: s.key, mode: s.mode, bpm: s.bpm, intensity: s.intensity, preset: s.preset };
 		this.emit('playing', this.nowPlaying);
@@ -456,11 +652,15 @@ export class Auralis extends EventTarget {
 		if (!this.connected) {
 			// The server's words are shown as a problem; the indicator says when it tries again.
 			if (this.refused) return ['error', retry];
-			return [this.everConnected ? 'reconnecting' : 'connecting', retry];
+			return [this.everConnected ? 'reconnecting' : 'connecting', retry || this.restartNote];
 		}
-		if (this.playerMode === 'playing' && this.playedThisStream) return ['playing', ''];
-		if (this.playedThisStream) return ['buffering', ''];
-		return this.streamsSincePlay > 1 ? ['reconnecting', 'resuming'] : ['connecting', ''];
+		// A link too slow for even the lowest bitrate is said in words, not
+		// left to a "buffering" that never ends.
+		const slow = this.quality?.tooSlow ? TOO_SLOW_TEXT : '';
+		if (this.playerMode === 'playing' && this.playedThisStream) return ['playing', slow];
+		if (this.playedThisStream) return ['buffering', slow];
+		if (this.streamsSincePlay > 1) return ['reconnecting', slow || this.restartNote || 'resuming'];
+		return ['connecting', slow];
 	}
 
 	updateState() {
@@ -468,6 +668,6 @@ export class Auralis extends EventTarget {
 		if (state === this.state && detail === this.stateDetail) return;
 		this.state = state;
 		this.stateDetail = detail;
-		this.emit('state', { state, detail });
+		this.emit('state', { state, detail, slow: detail === TOO_SLOW_TEXT });
 	}
 }

@@ -11,7 +11,8 @@ export function backoffDelay(attempt, random = Math.random) {
 /**
  * Events (all CustomEvents, details in `detail`):
  *   open     {attempt}             the socket is open
- *   message  {message, arrival}    one parsed JSON message; arrival is performance.now()
+ *   message  {message, arrival, bytes}  one parsed JSON message; arrival is
+ *                                 performance.now(), bytes its size on the wire
  *   close    {code, reason, clean} the socket closed (not by close())
  *   retry    {delayMs, attempt, at} a new attempt is scheduled at `at` (performance.now())
  *   bad      {text}                a message that was not JSON
@@ -75,6 +76,26 @@ export class Connection extends EventTarget {
 		return true;
 	}
 
+	/**
+	 * Gives up this connection and opens a new one at once, with the URL as
+	 * it is now (the stream cannot go on as it is: its decoder failed, or
+	 * its bitrate must change sooner than its backlog drains).
+	 */
+	reconnect(reason = 'starting over') {
+		if (!this.wanted) return;
+		const ws = this.ws;
+		this.ws = null;
+		clearTimeout(this.timer);
+		this.timer = null;
+		if (ws) {
+			ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+			if (ws.readyState === WebSocket.CONNECTING) ws.onopen = () => ws.close(1000, reason);
+			else ws.close(1000, reason);
+			this.emit('close', { code: 1000, reason, clean: true });
+		}
+		this.connect();
+	}
+
 	retryNow() {
 		clearTimeout(this.timer);
 		this.timer = null;
@@ -96,14 +117,17 @@ export class Connection extends EventTarget {
 		ws.onopen = () => this.emit('open', { attempt: this.attempt });
 		ws.onmessage = (e) => {
 			const arrival = performance.now();
+			// The protocol's messages are JSON, ASCII but for the words of an
+			// error: characters are bytes, near enough.
+			const bytes = typeof e.data === 'string' ? e.data.length : e.data.byteLength ?? e.data.size ?? 0;
 			let message;
 			try {
 				message = JSON.parse(e.data);
 			} catch {
-				this.emit('bad', { text: String(e.data).slice(0, 80) });
+				this.emit('bad', { text: String(e.data).slice(0, 80), bytes });
 				return;
 			}
-			if (message && typeof message === 'object') this.emit('message', { message, arrival });
+			if (message && typeof message === 'object') this.emit('message', { message, arrival, bytes });
 		};
 		// A failed connection fires error and then close; close says it all.
 		ws.onerror = () => {};

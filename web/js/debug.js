@@ -6,14 +6,16 @@
 // from ?stat=http://host:port, else this page's host on port 8081.
 import { Auralis } from './auralis.js';
 import { TimePlot } from './plot.js';
-import { bindPlayButton, bindPresets, bindStatus } from './ui.js';
+import { pageStreamOptions } from './quality.js';
+import { bindPlayButton, bindPresets, bindStatus, codecText } from './ui.js';
 
 const $ = (id) => document.getElementById(id);
 const css = getComputedStyle(document.documentElement);
 const color = (name) => css.getPropertyValue(name).trim();
 const ACCENT = color('--accent'), ACCENT_2 = color('--accent-2'), WARN = color('--warn');
 
-const app = new Auralis();
+// ?codec= and ?kbps= as on the listening page.
+const app = new Auralis(pageStreamOptions(location.search));
 bindPlayButton(app, $('play'));
 bindStatus(app, $('status'));
 bindPresets(app, document.querySelector('.presets'));
@@ -31,6 +33,10 @@ const plots = {
 		minMax: 200, refs: [{ y: 100, color: WARN }],
 		series: [{ color: ACCENT, style: 'dots', radius: 1.8 }],
 	}),
+	link: new TimePlot($('plot-link'), {
+		minMax: 160,
+		series: [{ color: ACCENT, style: 'line' }, { color: WARN, style: 'step', dash: [5, 4], width: 1.4 }],
+	}),
 	latency: new TimePlot($('plot-latency'), {
 		windowS: 300, minMax: 800, refs: [{ y: 500, color: WARN }],
 		series: [{ color: ACCENT_2, style: 'dots', radius: 3.2 }],
@@ -46,6 +52,8 @@ app.addEventListener('status', (e) => {
 	lastBufferPoint = t;
 	plots.buffer.add(0, t, e.detail.bufferMs);
 	plots.buffer.add(1, t, e.detail.targetMs);
+	plots.link.add(0, t, e.detail.kbps);
+	if (e.detail.bitrate !== null) plots.link.add(1, t, e.detail.bitrate);
 });
 app.addEventListener('chunk', (e) => {
 	const t = e.detail.arrival / 1000;
@@ -65,8 +73,16 @@ function showFigures() {
 	$('f-jitter').textContent = on ? `${d.jitterMs.toFixed(1)} ms` : '—';
 	$('f-underruns').textContent = String(d.underruns);
 	$('f-chunks').textContent = String(d.chunksReceived);
-	$('f-played').textContent = `${(d.framesPlayed / (d.sourceRate || 44100)).toFixed(1)} s`;
+	$('f-played').textContent = d.sourceRate ? `${(d.framesPlayed / d.sourceRate).toFixed(1)} s` : '—';
 	$('f-latency').textContent = d.lastLatencyMs === null ? '—' : `${d.lastLatencyMs} ms`;
+	$('f-codec').textContent = on && d.codec ? codecText(d).replace(/ · .*/, '') : '—';
+	$('f-kbps').textContent = on ? `${Math.round(d.kbps)} kbit/s` : '—';
+	$('f-ladder').textContent = on && d.ladder && d.ladder[0] !== null
+		? d.ladder.map((k) => (k === d.bitrate ? `[${k}]` : String(k))).join(' → ')
+			+ (d.qualityPending !== null ? ` (asking ${d.qualityPending})` : '') : '—';
+	$('f-decoder').textContent = d.codec === 'opus' || d.decoderErrors
+		? `WebCodecs · ${d.decoderErrors} error${d.decoderErrors === 1 ? '' : 's'}`
+		: d.opusSupported === false ? 'no Opus here' : '—';
 	$('f-rate').textContent = d.contextRate
 		? `${(d.contextRate / 1000).toFixed(1)} kHz · ×${d.playbackRate.toFixed(4)}` : '—';
 }
@@ -113,6 +129,13 @@ function row(cells, header = false) {
 	return tr;
 }
 
+/** "opus 96 · 141 kbit/s": the session's coding and what it sends. */
+function sessionAudio(s) {
+	if (!s.codec) return '—';
+	const coding = s.codec === 'opus' ? `opus ${fmt(s.kbps, 0)}` : s.codec;
+	return s.sent_kbps === null || s.sent_kbps === undefined ? coding : `${coding} · ${fmt(s.sent_kbps, 0)} kbit/s`;
+}
+
 function showMetrics(m) {
 	const counters = [['uptime', `${fmt(m.uptime_s, 0)} s`], ['sessions active', fmt(m.sessions_active)],
 		['sessions total', fmt(m.sessions_total)]];
@@ -123,9 +146,10 @@ function showMetrics(m) {
 	$('histograms').tBodies[0].replaceChildren(...hist);
 	const sessions = (m.sessions ?? []).map((s) => row([
 		String(s.id ?? '').slice(0, 12), `${fmt(s.age_s, 0)} s`, fmt(s.preset), fmt(s.key), fmt(s.mode), fmt(s.bpm, 0),
-		fmt(s.intensity, 2), fmt(s.chunks), fmt(s.late_chunks), s.buffer_ms === null || s.buffer_ms === undefined ? '—' : `${fmt(s.buffer_ms, 0)} ms`,
+		fmt(s.intensity, 2), sessionAudio(s), fmt(s.chunks), fmt(s.late_chunks),
+		s.buffer_ms === null || s.buffer_ms === undefined ? '—' : `${fmt(s.buffer_ms, 0)} ms`,
 	], true));
-	if (!sessions.length) sessions.push(row(['no session now', '', '', '', '', '', '', '', '', ''], true));
+	if (!sessions.length) sessions.push(row(['no session now', '', '', '', '', '', '', '', '', '', ''], true));
 	$('sessions').tBodies[0].replaceChildren(...sessions);
 }
 

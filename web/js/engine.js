@@ -32,11 +32,12 @@ function cubic(y0, y1, y2, y3, f) {
 
 export class PlaybackEngine {
 	/**
-	 * outRate: the AudioContext's rate; sourceRate: the stream's (44100);
+	 * outRate: the AudioContext's rate; sourceRate: the stream's (its hello
+	 * says: 44100 for PCM, 48000 for Opus; until then, no resampling);
 	 * capacitySeconds: the ring's size, well above the largest target so a
 	 * main thread that stalls and then delivers a backlog loses nothing.
 	 */
-	constructor({ outRate, sourceRate = 44100, capacitySeconds = 12, chunkMs = 100 }) {
+	constructor({ outRate, sourceRate = outRate, capacitySeconds = 12, chunkMs = 100 }) {
 		this.outRate = outRate;
 		this.events = [];
 		this.configure(sourceRate, chunkMs);

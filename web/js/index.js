@@ -1,13 +1,16 @@
 // index.js - the listening page: one Auralis session bound to the DOM, and
 // window.auralis for the tests and for the curious.
 import { Auralis } from './auralis.js';
-import { bindControls, bindPlayButton, bindPresets, bindStatus, nowPlayingText } from './ui.js';
+import { pageStreamOptions } from './quality.js';
+import { bindControls, bindPlayButton, bindPresets, bindStatus, codecText, nowPlayingText } from './ui.js';
 
 const $ = (id) => document.getElementById(id);
 // ?rate=48000 asks for an AudioContext at that rate, to hear (and test) the
-// resampler; normally the device decides.
+// resampler; normally the device decides. ?codec=pcm or ?codec=opus chooses
+// the stream's coding, ?kbps=N the Opus bitrate to start at.
 const rate = Number(new URLSearchParams(location.search).get('rate'));
-const app = new Auralis({ contextRate: rate >= 8000 && rate <= 192000 ? rate : null });
+const app = new Auralis({ contextRate: rate >= 8000 && rate <= 192000 ? rate : null,
+	...pageStreamOptions(location.search) });
 
 bindPlayButton(app, $('play'));
 bindStatus(app, $('status'));
@@ -65,7 +68,8 @@ function showHealth() {
 	const s = app.stats();
 	const buffer = app.active ? `${s.bufferMs} / ${s.targetMs} ms` : '—';
 	const jitter = app.active ? `${s.jitterMs.toFixed(1)} ms` : '—';
-	health.textContent = `buffer ${buffer} · jitter ${jitter} · underruns ${s.underruns}`;
+	const stream = app.active && s.codec ? ` · ${codecText(s)}` : '';
+	health.textContent = `buffer ${buffer} · jitter ${jitter} · underruns ${s.underruns}${stream}`;
 }
 setInterval(showHealth, 500);
 showHealth();

@@ -2,8 +2,9 @@
 // worklet that plays (worklet.js), volume, and turning audio messages into
 // float frames for it.
 //
-// Base64 decoding and the int16 → float conversion happen here, on the main
-// thread, and the arrays are transferred: the audio thread never parses text.
+// Base64 decoding and the int16 → float conversion of a PCM stream happen
+// here, on the main thread (an Opus stream's frames come from opus.js), and
+// the arrays are transferred: the audio thread never parses text.
 
 const WORKLET_URL = new URL('./worklet.js', import.meta.url);
 
@@ -54,7 +55,7 @@ export class Player extends EventTarget {
 		this.ready = null;
 		this.posted = 0;          // stream frames handed to the worklet, ever
 		this.epochBase = 0;       // `posted` when the current stream's chunk 0 came
-		this.sourceRate = 44100;
+		this.sourceRate = null;   // the stream's frames per second, from its hello
 		this.gen = 0;             // bumped by start, stop and flush; events of older ones are stale
 		this.playGen = 0;         // the gen of the latest start
 		this.last = null;         // the latest status from the worklet
@@ -82,7 +83,7 @@ export class Player extends EventTarget {
 			await this.ctx.audioWorklet.addModule(WORKLET_URL);
 			this.node = new AudioWorkletNode(this.ctx, 'auralis-player', {
 				numberOfInputs: 0, numberOfOutputs: 1, outputChannelCount: [2],
-				processorOptions: { sourceRate: this.sourceRate },
+				processorOptions: this.sourceRate ? { sourceRate: this.sourceRate } : {},
 			});
 			this.gainNode = new GainNode(this.ctx, { gain: volumeGain(this.volume) });
 			this.node.connect(this.gainNode).connect(this.ctx.destination);
@@ -140,16 +141,29 @@ export class Player extends EventTarget {
 		this.epochBase = this.posted;
 	}
 
-	/** One audio message that arrived at `arrival` (performance.now()). Returns its frames. */
+	/** One PCM audio message that arrived at `arrival` (performance.now()). Returns its frames. */
 	push(message, arrival = performance.now()) {
 		const channels = message.channels || 2;
 		const frames = message.last ? message.frames : undefined;
 		const { left, right } = toPlanar(decodeBase64(message.data), channels, frames);
-		this.posted += left.length;
-		const ageMs = Math.max(0, performance.now() - arrival);
-		this.post({ type: 'pcm', left, right, ageMs }, [left.buffer, right.buffer]);
-		if (message.last) this.post({ type: 'end' });
+		this.pushFrames(left, right, arrival);
+		if (message.last) this.end();
 		return left.length;
+	}
+
+	/**
+	 * Planar frames of the current stream, next in order, from audio that
+	 * arrived at `arrival`; the arrays are transferred (unusable after).
+	 */
+	pushFrames(left, right, arrival = performance.now()) {
+		this.posted += left.length;
+		const ageMs = Math.max(0, performance.now() - (arrival ?? performance.now()));
+		this.post({ type: 'pcm', left, right, ageMs }, [left.buffer, right.buffer]);
+	}
+
+	/** The stream has ended: what is left plays out. */
+	end() {
+		this.post({ type: 'end' });
 	}
 
 	/** Asks to be told when music time t of the current stream is played. */
@@ -170,7 +184,7 @@ export class Player extends EventTarget {
 
 	/** Frames waiting in the ring now: the last report plus what was sent since. */
 	get bufferedMs() {
-		if (!this.last) return 0;
+		if (!this.last || !this.sourceRate) return 0;
 		const sent = (this.posted - this.last.written) / this.sourceRate * 1000;
 		let played = 0;
 		if (this.last.mode === 'playing') played = (performance.now() - this.lastAt) * (this.last.ratio || 1);

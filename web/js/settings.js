@@ -112,15 +112,18 @@ export function save(settings, storage = globalThis.localStorage) {
  * The stream's query string: a (re)connection starts the session with these
  * settings at once (scripts/aur-session), so a reconnect restores the music
  * without a control round trip. The preset decides the sounds; the explicit
- * values win over its defaults, as on the composer's command line.
+ * values win over its defaults, as on the composer's command line. `audio`
+ * adds the codec and, for Opus, the bitrate to start at (protocol.md).
  */
-export function streamQuery(settings) {
+export function streamQuery(settings, audio = {}) {
 	const q = new URLSearchParams();
 	q.set('preset', settings.preset);
 	q.set('key', settings.key);
 	q.set('mode', settings.mode);
 	q.set('bpm', String(settings.bpm));
 	q.set('intensity', String(settings.intensity));
+	if (audio.codec) q.set('codec', audio.codec);
+	if (audio.codec === 'opus' && audio.kbps) q.set('kbps', String(audio.kbps));
 	return q.toString();
 }
 

@@ -25,8 +25,9 @@ export function bindPlayButton(app, button) {
 export function bindStatus(app, root) {
 	const word = root.querySelector('.state-word');
 	const detail = root.querySelector('.state-detail');
-	const show = ({ state, detail: text }) => {
+	const show = ({ state, detail: text, slow = false }) => {
 		root.dataset.state = state;
+		root.dataset.slow = String(slow);
 		document.body.dataset.state = state;
 		word.textContent = state;    // the stylesheet capitalizes it
 		detail.textContent = text || '';
@@ -119,4 +120,12 @@ export function nowPlayingText(p) {
 		main: `${describeHarmony(p.key, p.mode)} · ${p.bpm} BPM`,
 		sub: `Intensity ${Math.round(p.intensity * 100)} %${preset}`,
 	};
+}
+
+/** "Opus 96 kbit/s · 141 kbit/s received", "PCM 44.1 kHz · 1882 kbit/s received". */
+export function codecText(s) {
+	const coding = s.codec === 'opus'
+		? `Opus ${s.bitrate ?? '?'} kbit/s`
+		: `PCM ${s.sampleRate ? (s.sampleRate / 1000).toFixed(1) : '?'} kHz`;
+	return `${coding} · ${Math.round(s.kbps)} kbit/s received`;
 }

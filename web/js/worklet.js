@@ -1,8 +1,8 @@
 // worklet.js - the AudioWorkletProcessor: a thin shell around the playback
 // engine (engine.js), which holds the ring buffer on the audio thread.
 //
-// The main thread decodes base64 and converts samples to float before they
-// get here, and transfers the arrays: the audio thread only copies, resamples
+// The main thread decodes (base64 and int16, or Opus) to float before
+// frames get here, and transfers the arrays: the audio thread only copies, resamples
 // and fades, so nothing heavy can make it miss a deadline.
 //
 // Port messages in:  {type:'pcm', left, right, ageMs}, {type:'target', ms},
@@ -20,7 +20,8 @@ class AuralisPlayer extends AudioWorkletProcessor {
 		super();
 		const o = options.processorOptions || {};
 		// sampleRate is the AudioContext's rate, a global of the worklet scope.
-		this.engine = new PlaybackEngine({ outRate: sampleRate, sourceRate: o.sourceRate || 44100,
+		// The stream's own rate comes with its hello ('configure').
+		this.engine = new PlaybackEngine({ outRate: sampleRate, sourceRate: o.sourceRate || sampleRate,
 			chunkMs: o.chunkMs || 100 });
 		this.nextStatus = 0;
 		this.gen = 0;
