@@ -33,6 +33,24 @@ teardown() {
 	wait_no_sessions 1
 }
 
+@test "listeners that leave within 300 ms of connecting leave no process and no file behind" {
+	# Sessions ended as websocketd ends them (tests/ws/early-close.mjs): stdin
+	# closed, then SIGINT, SIGTERM and SIGKILL a little apart, at any moment
+	# of their start.  200 here, about 30 s; EARLY_CLOSE_RUNS=1000 for the
+	# long run (docs/reliability.md).
+	touch marker
+	export AURALIS_BIN=$AURALIS_BUILD
+	node "$AURALIS_ROOT/tests/ws/early-close.mjs" --script "$AURALIS_ROOT/scripts/aur-session" \
+		--runs "${EARLY_CLOSE_RUNS:-200}" > out.json
+	cat out.json
+	# Whichever step ended a session script, the processes it started end by
+	# themselves: at the end of their input, or when their reader is gone.
+	for _ in $(seq 300); do [ -z "$(session_processes)" ] && break; sleep 0.1; done
+	ps -o pid,ppid,etimes,args -p "$(session_processes | tr '\n' ',')0" || true
+	[ -z "$(session_processes)" ]
+	[ -z "$(find "${TMPDIR:-/tmp}" -maxdepth 1 -name 'auralis-session.*' -newer marker)" ]
+}
+
 @test "a client that stops reading: memory stays bounded, the session is dropped with a reason" {
 	OWN_SERVER=1
 	AURALIS_STALL_TIMEOUT=2 server_start stall

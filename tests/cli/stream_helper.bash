@@ -56,7 +56,7 @@ session_processes() {
 		pid=${env#/proc/}
 		pid=${pid%/environ}
 		case $(cat "/proc/$pid/comm" 2>/dev/null) in
-		aur-compose|aur-render|aur-chunk|stream|tee) echo "$pid" ;;
+		aur-compose|aur-render|aur-chunk|stream|aur-session|tee) echo "$pid" ;;
 		esac
 	done
 }
@@ -65,6 +65,16 @@ session_processes() {
 wait_no_sessions() {
 	local deadline=$(( $(date +%s%N) + ${1%.*}000000000 ))
 	while [ -n "$(sessions)$(session_processes)" ]; do
+		[ "$(date +%s%N)" -lt "$deadline" ] || return 1
+		sleep 0.05
+	done
+}
+
+# wait_session_running SECONDS - waits until a session's script and its three
+# tools run.
+wait_session_running() {
+	local deadline=$(( $(date +%s%N) + ${1%.*}000000000 ))
+	until [ -n "$(sessions)" ] && [ "$(session_processes | wc -l)" -ge 4 ]; do
 		[ "$(date +%s%N)" -lt "$deadline" ] || return 1
 		sleep 0.05
 	done
