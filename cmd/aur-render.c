@@ -37,7 +37,6 @@
 #include <unistd.h>
 
 #include <fluidsynth.h>
-#include <sndfile.h>
 
 #include "audiofile.h"
 #include "clock.h"
@@ -95,7 +94,9 @@ static const char usage_text[] =
 	"\n"
 	"exit status: 0 done (also when the reader of the output went away),\n"
 	"1 runtime failure, 2 usage, 3 bad note data (every bad line is reported),\n"
-	"4 cannot open an input, 5 no usable SoundFont, 130/143 interrupted.\n";
+	"4 cannot open an input, 5 no usable SoundFont, 130/143 interrupted (the\n"
+	"file is finished).  With any other failure no file is written: a FILE\n"
+	"that exists stays as it was.\n";
 
 /* A --soundfont: a file, and the channels that take their programs from it. */
 struct font_choice {
@@ -136,7 +137,7 @@ struct renderer {
 	float left[BLOCK_FRAMES], right[BLOCK_FRAMES];
 	int16_t out[OUT_BUF_FRAMES * 2];
 	size_t out_frames;      /* buffered for stdout */
-	SNDFILE *file;
+	struct audiofile *file; /* with -o */
 	struct shm_slot *slot;  /* counters; NULL without shared memory */
 
 	int peak;               /* largest |sample| written */
@@ -210,10 +211,8 @@ emit_frames(struct renderer *r, size_t n)
 		block[2 * i + 1] = to_s16(r, r->right[i]);
 	}
 	if (r->file) {
-		if (sf_writef_short(r->file, block, (sf_count_t)n) != (sf_count_t)n) {
-			warnf("%s: %s", r->opt->output, sf_strerror(r->file));
+		if (audiofile_write(r->file, block, n) < 0)
 			r->failed = true;
-		}
 	} else {
 		memcpy(r->out + r->out_frames * 2, block, n * 2 * sizeof block[0]);
 		r->out_frames += n;
@@ -581,15 +580,25 @@ renderer_free(struct renderer *r, fluid_settings_t *settings, char *soundfont)
 	free(soundfont);
 }
 
+/*
+ * Gives the output file its name when the render succeeded or was stopped
+ * by a signal (what was rendered is kept, as a recording is), and removes
+ * it otherwise.  Returns the exit status, which a failure to finish makes
+ * AUR_EXIT_FAILURE.
+ */
 static int
-open_output(struct renderer *r, const struct options *opt)
+close_output(struct renderer *r, int status)
 {
-	r->file = audiofile_open(opt->output, opt->rate, opt->bitrate);
-	if (!r->file) {
-		warnf("%s: %s", opt->output, sf_strerror(NULL));
-		return -1;
-	}
-	return 0;
+	bool keep = !r->failed && (status == AUR_EXIT_OK || stop_signal);
+	struct audiofile *file = r->file;
+
+	r->file = NULL;
+	if (keep && audiofile_finish(file) == 0)
+		return status;
+	if (!keep)
+		audiofile_discard(file);
+	warnf("%s: not written", r->opt->output);
+	return keep ? AUR_EXIT_FAILURE : status;
 }
 
 static void
@@ -783,7 +792,9 @@ main(int argc, char **argv)
 		warnf("%s: lacks the default programs %ld and %ld", soundfont, opt.piano, opt.pad);
 
 	stop_on_signals();
-	if (opt.output && open_output(&r, &opt) < 0) {
+	/* Past a file-size limit, a write fails (EFBIG) instead of killing us. */
+	signal(SIGXFSZ, SIG_IGN);
+	if (opt.output && !(r.file = audiofile_create(opt.output, opt.rate, opt.bitrate))) {
 		renderer_free(&r, settings, soundfont);
 		return AUR_EXIT_FAILURE;
 	}
@@ -828,10 +839,6 @@ main(int argc, char **argv)
 	flush_output(&r);
 	progress_show(&prog, &r, done, true);
 
-	if (r.file && sf_close(r.file) != 0) {
-		warnf("%s: cannot finish the file", opt.output);
-		r.failed = true;
-	}
 	if (r.clipped)
 		warnf("%llu samples clipped (peak %.1f dBFS); lower --gain",
 		    (unsigned long long)r.clipped, 20 * log10((double)r.peak / 32768.0));
@@ -853,5 +860,7 @@ main(int argc, char **argv)
 		status = AUR_EXIT_OK;
 	if (bad && !stop_signal)
 		warnf("%lu bad line%s", bad, bad == 1 ? "" : "s");
+	if (r.file)
+		status = close_output(&r, status);
 	return status;
 }

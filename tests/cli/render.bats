@@ -8,6 +8,29 @@ setup() {
 	cd "$BATS_TEST_TMPDIR"
 }
 
+# temporaries NAME - the temporaries of -o NAME here, .NAME.XXXXXX, one a line.
+temporaries() {
+	find . -maxdepth 1 -name ".$1.??????" | sort
+}
+
+# render_held NAME - starts aur-render -o NAME reading a pipe that gives it
+# 3 s of music and stays open (fd 8), and waits until the 3 s are written:
+# the renderer then waits for more.  Sets pid.
+render_held() {
+	rm -f in
+	mkfifo in
+	"$AUR_RENDER" -o "$1" < in &
+	pid=$!
+	exec 8> in
+	printf '# auralis-notes 1\n0.000 note 0 60 80 2\n3.000 tick\n' >&8
+	for _ in $(seq 100); do
+		temp=$(temporaries "$1")
+		[ -n "$temp" ] && [ "$(stat -c %s "$temp")" -ge $((3 * 44100 * 4)) ] && return
+		sleep 0.1
+	done
+	echo "no temporary of $1 holds 3 s"
+}
+
 @test "--help prints usage on stdout and exits 0" {
 	run "$AUR_RENDER" --help
 	[ "$status" -eq 0 ]
@@ -115,6 +138,8 @@ setup() {
 	[ "$(soxi -r demo.wav)" = 44100 ]
 	[ "$(soxi -c demo.wav)" = 2 ]
 	[ "$(soxi -b demo.wav)" = 16 ]
+	# Below 4 GiB, plain RIFF WAVE (RF64 only past it: tests/unit/test_audiofile.c).
+	[ "$(head -c 4 demo.wav)" = RIFF ]
 	# 16 s of music, then the release and reverb tail: seconds, not minutes.
 	awk -v d="$(seconds demo.wav)" 'BEGIN { exit !(d > 17 && d < 24) }'
 }
@@ -228,7 +253,9 @@ setup() {
 	[[ "${lines[3]}" == "aur-render: $DATA/bad.notes:7: duration 0 is out of (0, 1e+07] seconds" ]]
 	[[ "${lines[4]}" == "aur-render: $DATA/bad.notes:8: unknown event 'wobble'"* ]]
 	[[ "${lines[5]}" == "aur-render: 5 bad lines" ]]
-	[ "${#lines[@]}" -eq 6 ]
+	[[ "${lines[6]}" == "aur-render: bad.wav: not written" ]]
+	[ "${#lines[@]}" -eq 7 ]
+	[ ! -e bad.wav ]
 }
 
 @test "standard input is named '-' in messages" {
@@ -308,21 +335,110 @@ setup() {
 	awk -v r="$rms" 'BEGIN { exit !(r > -40) }'
 }
 
-@test "SIGTERM mid-render finishes the block and leaves a valid WAV" {
-	mkfifo in
-	"$AUR_RENDER" -o cut.wav < in &
-	pid=$!
-	exec 8> in
-	printf '# auralis-notes 1\n0.000 note 0 60 80 2\n3.000 tick\n' >&8
-	for i in $(seq 50); do [ -s cut.wav ] && [ "$(stat -c %s cut.wav)" -gt 500000 ] && break; sleep 0.1; done
-	kill -TERM "$pid"
-	status=0
-	wait "$pid" || status=$?
+@test "SIGTERM or SIGINT mid-render: the block is finished and the valid WAV takes the name" {
+	while read -r sig want; do
+		echo "the old file" > cut.wav
+		render_held cut.wav
+		# Until the end, the name holds the old file.
+		[ "$(cat cut.wav)" = "the old file" ]
+		kill -"$sig" "$pid"
+		status=0
+		wait "$pid" || status=$?
+		exec 8>&-
+		echo "SIG$sig: status $status"
+		[ "$status" -eq "$want" ]
+		# The header was finished: sox reads the whole 3 s.
+		awk -v d="$(seconds cut.wav)" 'BEGIN { exit !(d >= 2.99 && d <= 3.01) }'
+		sox cut.wav -n stats
+		[ -z "$(temporaries cut.wav)" ]
+	done <<-'TABLE'
+	TERM 143
+	INT 130
+	TABLE
+}
+
+@test "SIGKILL mid-render leaves the old file as it was, and the temporary beside it" {
+	notes_every_second 2 > two.notes
+	"$AUR_RENDER" -o out.wav two.notes
+	cp out.wav before.wav
+	render_held out.wav
+	kill -KILL "$pid"
+	wait "$pid" || true
 	exec 8>&-
-	[ "$status" -eq 143 ]
-	# The header was finished: sox reads the whole 3 s.
-	awk -v d="$(seconds cut.wav)" 'BEGIN { exit !(d >= 2.99 && d <= 3.01) }'
-	sox cut.wav -n stats
+	cmp out.wav before.wav
+	temp=$(temporaries out.wav)
+	[[ "$temp" =~ ^\./\.out\.wav\.[A-Za-z0-9]{6}$ ]]
+}
+
+@test "a render that fails writes no file: the old one stays, no temporary is left" {
+	notes_every_second 2 > two.notes
+	cp "$AURALIS_ROOT/examples/demo.notes" "$DATA/bad.notes" .
+	printf '# auralis-notes 1\n0 note 0 60 300 1\n1 wobble\n' > only-bad.notes
+	mkdir a-directory
+	"$AUR_RENDER" -o out.wav two.notes
+	cp out.wav before.wav
+	# setup | arguments | status | a line of the messages
+	while IFS='|' read -r setup args want message; do
+		run bash -c "$setup; '$AUR_RENDER' -o out.wav $args"
+		echo "$setup; $args -> $status: $output"
+		[ "$status" -eq "$want" ]
+		[[ "$output" == *"$message"* ]]
+		[ "${lines[-1]}" = "aur-render: out.wav: not written" ]
+		cmp out.wav before.wav
+		[ -z "$(temporaries out.wav)" ]
+	done <<-'TABLE'
+	:|only-bad.notes|3|aur-render: 2 bad lines
+	:|bad.notes|3|aur-render: 5 bad lines
+	:|two.notes a-directory|1|aur-render: a-directory: Is a directory
+	ulimit -f 64|demo.notes|1|aur-render: out.wav: File too large
+	TABLE
+}
+
+@test "a write that fails, even the encoder's last at the end, writes no file, in every format" {
+	notes_every_second 2 > two.notes
+	for ext in wav flac ogg opus; do
+		"$AUR_RENDER" -o "whole.$ext" two.notes
+		size=$(stat -c %s "whole.$ext")
+		# A file-size limit (ulimit -f counts KiB) this many bytes short of the file.
+		for short in 1 4096 $((size / 2)); do
+			echo "the old file" > "out.$ext"
+			run bash -c "ulimit -f $(( (size - short) / 1024 )); '$AUR_RENDER' -o out.$ext two.notes"
+			echo "$ext, $short bytes short of $size: $status: $output"
+			[ "$status" -eq 1 ]
+			[ "${lines[0]}" = "aur-render: out.$ext: File too large" ]
+			[ "$(cat "out.$ext")" = "the old file" ]
+			[ -z "$(temporaries "out.$ext")" ]
+		done
+	done
+}
+
+@test "a new file's mode follows the umask; a file replaced keeps its own" {
+	notes_every_second 1 > one.notes
+	while read -r mask mode; do
+		rm -f m.wav
+		(umask "$mask" && "$AUR_RENDER" -o m.wav one.notes)
+		echo "umask $mask: $(stat -c %a m.wav)"
+		[ "$(stat -c %a m.wav)" = "$mode" ]
+	done <<-'TABLE'
+	022 644
+	002 664
+	077 600
+	TABLE
+	chmod 640 m.wav
+	(umask 022 && "$AUR_RENDER" -o m.wav one.notes)
+	[ "$(stat -c %a m.wav)" = 640 ]
+}
+
+@test "-o through a symbolic link replaces the file it points to and keeps the link" {
+	notes_every_second 1 > one.notes
+	mkdir real
+	echo "the old file" > real/music.wav
+	ln -s real/music.wav link.wav
+	"$AUR_RENDER" -o link.wav one.notes
+	[ -L link.wav ]
+	[ "$(readlink link.wav)" = real/music.wav ]
+	[ "$(head -c 4 real/music.wav)" = RIFF ]
+	[ -z "$(cd real && temporaries music.wav)" ]
 }
 
 @test "aur-compose --duration 600 | aur-render -o ambient.wav: ten minutes of music" {
