@@ -7,7 +7,9 @@
  * /metrics in the Prometheus text format, for a scraper.  It is a reader:
  * it claims no slot and writes nothing into the segment, so a session
  * never waits for it, and it never creates the segment: a missing one, or
- * one of another layout version, is news to report.
+ * one of another layout version or of another user, is news to report.
+ * A segment that shrinks while it is read (the reader's mapping turns to
+ * zeros, docs/shared-memory.md) is reported so, and opened again.
  *
  * libmicrohttpd answers on a small pool of threads; each request reads the
  * segment afresh.  The segment stays mapped between requests and is opened
@@ -104,7 +106,8 @@ static const char usage_text[] =
 	"reported an underrun, or the render time of a block was over 80 % of its\n"
 	"duration at p99.\n"
 	"\n"
-	"environment: AURALIS_SHM (shared memory name, default /auralis),\n"
+	"environment: AURALIS_SHM (shared memory name, default /auralis-UID,\n"
+	"UID the effective user id, as for every aur-* tool),\n"
 	"AURALIS_SOUNDFONT and AURALIS_SOUNDFONT_SEARCH (as aur-render).\n"
 	"\n"
 	"exit status: 0 stopped by SIGINT or SIGTERM (a server's normal end),\n"
@@ -325,9 +328,13 @@ keep_up(void)
 	if (r) {
 		struct shm_totals tot;
 		struct snapshot s;
+		bool shrank;
 
 		shm_read_totals(r->seg, &tot);
+		shrank = shm_segment_detached(r->seg);  /* then tot is zeros */
 		segment_put(r);
+		if (shrank)
+			return;
 		snapshot_of(&tot, clock_now_ns(), &s);
 		pthread_mutex_lock(&kept.lock);
 		kept.ring[kept.taken++ % SNAPSHOTS] = s;
@@ -588,6 +595,17 @@ view_read(bool with_sessions)
 			free(v->rows);
 			free(v);
 			return NULL;
+		}
+		/* Shrunk while read: what was read is zeros, and says nothing. */
+		if (shm_segment_detached(r->seg)) {
+			v->shm_ok = false;
+			free(v->rows);
+			v->rows = NULL;
+			v->nrows = 0;
+			memset(&v->tot, 0, sizeof v->tot);
+			snprintf(v->shm_error, sizeof v->shm_error, "shared memory %s shrank "
+			    "while it was read; it is opened again at the next request",
+			    shm_default_name());
 		}
 		segment_put(r);
 	}

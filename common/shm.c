@@ -29,6 +29,22 @@
  * with a compare-and-swap, which fails harmlessly if a new owner of the
  * slot reset the ring meanwhile.  A full ring drops the new record and
  * counts it; it never overwrites one that was not read.
+ *
+ * The segment must be ours alone.  Before anything is mapped, an opener
+ * checks that the object belongs to our effective user and that its mode
+ * lets nobody else in: a segment that another user made first could list
+ * our sessions, feed acks and errors into their rings, or be shrunk under
+ * us.  A new one is made with O_CREAT | O_EXCL and mode 0600, so that it
+ * is never someone else's; glibc's shm_open adds O_NOFOLLOW.
+ *
+ * Every mapping of a segment is guarded: should the object shrink under us
+ * (ftruncate by a process of our own user, or root), touching a page past
+ * its end raises SIGBUS.  The handler, when the address is inside a guarded
+ * mapping, maps anonymous zeros over the whole of it (MAP_FIXED), marks it
+ * detached, warns once with one write(2) of a message made beforehand, and
+ * returns: the access runs again and lands in memory of our own, so the
+ * counts go nowhere and the process goes on.  Every other SIGBUS gets the
+ * action that was there before ours.
  */
 #include "shm.h"
 
@@ -36,6 +52,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pwd.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdalign.h>
@@ -45,6 +62,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <threads.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -123,6 +141,7 @@ struct shm_segment {
 	struct shm_header *hdr;
 	struct slot_mem *slots;
 	size_t size;
+	int guard;                              /* its entry in guards[], or -1 */
 	dev_t dev;                              /* the shared-memory object mapped */
 	ino_t ino;
 	char name[256];
@@ -157,12 +176,180 @@ owner_pid(uint64_t o)
 	return (pid_t)(uint32_t)o;
 }
 
+static char user_name[32];              /* "/auralis-UID", made once */
+static once_flag user_name_once = ONCE_FLAG_INIT;
+
+static void
+user_name_make(void)
+{
+	snprintf(user_name, sizeof user_name, "%s%lu", SHM_NAME_PREFIX,
+		(unsigned long)geteuid());
+}
+
+const char *
+shm_user_name(void)
+{
+	call_once(&user_name_once, user_name_make);
+	return user_name;
+}
+
 const char *
 shm_default_name(void)
 {
 	const char *name = getenv("AURALIS_SHM");
 
-	return name && *name ? name : SHM_NAME_DEFAULT;
+	return name && *name ? name : shm_user_name();
+}
+
+/* --- guarded mappings: a segment shrunk under us costs the counts, not the process --- */
+
+#define GUARDS 64                       /* mappings guarded at once */
+
+enum guard_state { GUARD_FREE, GUARD_TAKEN, GUARD_ARMED };
+
+/*
+ * One guarded mapping.  The handler reads an entry only when its state is
+ * ARMED (acquire); start, len and message are written before it is armed
+ * and not changed until it is freed.  Everything the handler touches is a
+ * lock-free atomic or such a published field.
+ */
+struct guard {
+	_Atomic int state;
+	_Atomic uintptr_t start;
+	_Atomic size_t len;
+	_Atomic bool detached;          /* zeros are mapped over it now */
+	bool warn;                      /* say so, once */
+	char message[400];              /* "prog: shared memory NAME: counters detached..." */
+	size_t message_len;
+};
+
+static struct guard guards[GUARDS];
+static struct sigaction guard_old;      /* the SIGBUS action before ours */
+static once_flag guard_once = ONCE_FLAG_INIT;
+
+/*
+ * The SIGBUS handler.  Async-signal-safe: it reads atomics and fields
+ * published before them, and calls only mmap (a plain system call on
+ * Linux; POSIX does not list it, but glibc's wrapper takes no lock and
+ * touches no state of its own), write, sigaction and raise.  errno is
+ * kept.  Two threads that fault at once may both map zeros: the second
+ * mapping replaces the first, and nothing in either mattered any more.
+ */
+static void
+guard_on_sigbus(int sig, siginfo_t *si, void *context)
+{
+	uintptr_t addr = (uintptr_t)si->si_addr;
+	bool fault = si->si_code == BUS_ADRERR || si->si_code == BUS_ADRALN ||
+		si->si_code == BUS_OBJERR;
+	int saved = errno;
+
+	(void)context;
+	for (int i = 0; fault && i < GUARDS; i++) {
+		struct guard *g = &guards[i];
+		uintptr_t start;
+
+		if (atomic_load_explicit(&g->state, memory_order_acquire) != GUARD_ARMED)
+			continue;
+		start = atomic_load_explicit(&g->start, memory_order_relaxed);
+		if (addr - start >= atomic_load_explicit(&g->len, memory_order_relaxed))
+			continue;
+		if (mmap((void *)start, atomic_load_explicit(&g->len, memory_order_relaxed),
+				PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+				-1, 0) == MAP_FAILED)
+			break;          /* no memory for zeros: die as we would have */
+		if (!atomic_exchange_explicit(&g->detached, true, memory_order_relaxed) && g->warn) {
+			ssize_t w = write(STDERR_FILENO, g->message, g->message_len);
+
+			(void)w;        /* nothing to be done about a lost warning here */
+		}
+		errno = saved;
+		return;         /* the access runs again, into our zeros */
+	}
+	/*
+	 * Not ours: as though we had never been here.  A fault happens again
+	 * when we return, under the old action; a signal that was sent, or
+	 * that the access will not raise again, is raised anew (SIGBUS is
+	 * blocked in here, so it arrives as we return).  Our handler is gone
+	 * from then on: the process dies of it, unless an older handler that
+	 * recovers was there, which no Auralis tool has.
+	 */
+	sigaction(sig, &guard_old, NULL);
+	if (!fault)
+		raise(sig);
+	errno = saved;
+}
+
+static void
+guard_install(void)
+{
+	struct sigaction sa = { .sa_sigaction = guard_on_sigbus, .sa_flags = SA_SIGINFO | SA_RESTART };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, &guard_old);
+}
+
+/*
+ * Guards len bytes at addr, a mapping of the segment name.  With warn, the
+ * first shrink is told on standard error.  Returns the entry, or -1 when
+ * all are taken: the mapping then works unguarded.
+ */
+static int
+guard_add(void *addr, size_t len, const char *name, bool warn)
+{
+	call_once(&guard_once, guard_install);
+	for (int i = 0; i < GUARDS; i++) {
+		struct guard *g = &guards[i];
+		int expected = GUARD_FREE;
+		int n;
+
+		if (!atomic_compare_exchange_strong(&g->state, &expected, GUARD_TAKEN))
+			continue;
+		atomic_store_explicit(&g->start, (uintptr_t)addr, memory_order_relaxed);
+		atomic_store_explicit(&g->len, len, memory_order_relaxed);
+		atomic_store_explicit(&g->detached, false, memory_order_relaxed);
+		g->warn = warn;
+		n = snprintf(g->message, sizeof g->message, "%s: shared memory %s: counters detached: "
+			"the segment shrank; going on without them\n", err_prog(), name);
+		g->message_len = n < 0 ? 0 : (size_t)n < sizeof g->message ? (size_t)n :
+			sizeof g->message - 1;
+		atomic_store_explicit(&g->state, GUARD_ARMED, memory_order_release);
+		return i;
+	}
+	return -1;
+}
+
+/* Ends guard i (-1: none); call it before the mapping goes. */
+static void
+guard_remove(int i)
+{
+	if (i >= 0)
+		atomic_store_explicit(&guards[i].state, GUARD_FREE, memory_order_release);
+}
+
+static bool
+guard_detached(int i)
+{
+	return i >= 0 && atomic_load_explicit(&guards[i].detached, memory_order_relaxed);
+}
+
+/*
+ * Maps len bytes of fd and guards them as a mapping of name (*guard, -1
+ * when unguarded).  MAP_FAILED with errno as mmap's.
+ */
+static void *
+map_guarded(int fd, size_t len, int prot, const char *name, bool warn, int *guard)
+{
+	void *p = mmap(NULL, len, prot, MAP_SHARED, fd, 0);
+
+	*guard = p == MAP_FAILED ? -1 : guard_add(p, len, name, warn);
+	return p;
+}
+
+static void
+unmap_guarded(void *p, size_t len, int guard)
+{
+	guard_remove(guard);
+	munmap(p, len);
 }
 
 /*
@@ -250,9 +437,77 @@ name_ok(const char *name)
 	return name[0] == '/' && len >= 2 && len < 256 && !strchr(name + 1, '/');
 }
 
-/* The creator's half: size, initialise, publish the magic last. */
+/*
+ * True when st is an object of our own effective user that nobody else may
+ * open: a regular file, mode 0600 or less.  Otherwise false, errno EACCES,
+ * and why in err, with the owner, the mode and what to do.
+ */
+static bool
+stat_ours(const struct stat *st, const char *name, char *err, size_t errlen)
+{
+	uid_t me = geteuid();
+	char owner[128], buf[1024];
+	struct passwd pw, *found = NULL;
+
+	if (S_ISREG(st->st_mode) && st->st_uid == me && !(st->st_mode & 077))
+		return true;
+	if (getpwuid_r(st->st_uid, &pw, buf, sizeof buf, &found) == 0 && found)
+		snprintf(owner, sizeof owner, "user %s (uid %lu)", found->pw_name,
+			(unsigned long)st->st_uid);
+	else
+		snprintf(owner, sizeof owner, "uid %lu", (unsigned long)st->st_uid);
+	snprintf(err, errlen, "shared memory %s belongs to %s with mode %04o%s; only a segment "
+		"of our own (uid %lu) with mode 0600 is used: remove it%s with: rm /dev/shm/%s%s",
+		name, owner, (unsigned)(st->st_mode & 07777),
+		S_ISREG(st->st_mode) ? "" : " and is not a file",
+		(unsigned long)me, st->st_uid == me ? "" : " as root or its owner", name + 1,
+		st->st_uid == me ? "" : ", or name another with AURALIS_SHM");
+	errno = EACCES;
+	return false;
+}
+
+/* stat_ours on an open descriptor: before anything of it is mapped. */
+static bool
+fd_ours(int fd, const char *name, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0) {
+		int e = errno;
+
+		snprintf(err, errlen, "shared memory %s: %s", name, strerror(e));
+		errno = e;
+		return false;
+	}
+	return stat_ours(&st, name, err, errlen);
+}
+
+/*
+ * Why shm_open failed with errno e: for a segment that we may not open
+ * (another user's, mode 0600) or that is a symbolic link (O_NOFOLLOW),
+ * the owner and mode as stat_ours gives them; else the system's reason.
+ * Linux keeps the segments in /dev/shm.  Sets errno.
+ */
+static void
+open_failed(int e, const char *name, char *err, size_t errlen)
+{
+	char path[300];
+	struct stat st;
+
+	snprintf(path, sizeof path, "/dev/shm%s", name);
+	if ((e == EACCES || e == EPERM || e == ELOOP) && lstat(path, &st) == 0 &&
+	    !stat_ours(&st, name, err, errlen))
+		return;
+	snprintf(err, errlen, "shared memory %s: %s", name, strerror(e));
+	errno = e;
+}
+
+/*
+ * The creator's half: size, initialise, publish the magic last.  The
+ * mapping is guarded (*guard).
+ */
 static struct shm_header *
-segment_create(int fd, const char *name, char *err, size_t errlen)
+segment_create(int fd, const char *name, int *guard, char *err, size_t errlen)
 {
 	struct shm_header *hdr;
 
@@ -261,7 +516,7 @@ segment_create(int fd, const char *name, char *err, size_t errlen)
 		shm_unlink(name);
 		return NULL;
 	}
-	hdr = mmap(NULL, SEGMENT_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	hdr = map_guarded(fd, SEGMENT_SIZE, PROT_READ | PROT_WRITE, name, true, guard);
 	if (hdr == MAP_FAILED) {
 		snprintf(err, errlen, "shared memory %s: mmap: %s", name, strerror(errno));
 		shm_unlink(name);
@@ -281,16 +536,19 @@ segment_create(int fd, const char *name, char *err, size_t errlen)
 /*
  * The opener's half: wait up to wait_ns for the magic, then check the
  * layout.  A creator takes microseconds; a segment whose creator died
- * before it finished never gets one.
+ * before it finished never gets one.  The segment was found ours
+ * (fd_ours) before this maps any of it; every mapping is guarded, the
+ * one returned in *guard.
  */
 static struct shm_header *
-segment_attach(int fd, const char *name, int64_t wait_ns, char *err, size_t errlen)
+segment_attach(int fd, const char *name, int64_t wait_ns, int *guard, char *err, size_t errlen)
 {
 	const char *base = name + 1;
 	int64_t deadline = clock_now_ns() + wait_ns;
 	struct shm_header *hdr;
 	struct stat st;
 	uint64_t magic = 0;
+	int peek;
 
 	for (;;) {
 		if (fstat(fd, &st) < 0) {
@@ -298,7 +556,8 @@ segment_attach(int fd, const char *name, int64_t wait_ns, char *err, size_t errl
 			return NULL;
 		}
 		if (st.st_size >= 24) {
-			hdr = mmap(NULL, HEADER_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+			/* Shrunk while we look, it reads as zeros: no magic yet. */
+			hdr = map_guarded(fd, HEADER_SIZE, PROT_READ, name, false, &peek);
 			if (hdr == MAP_FAILED) {
 				snprintf(err, errlen, "shared memory %s: mmap: %s", name, strerror(errno));
 				return NULL;
@@ -308,7 +567,7 @@ segment_attach(int fd, const char *name, int64_t wait_ns, char *err, size_t errl
 				uint32_t version = hdr->version;
 				uint64_t size = hdr->size;
 
-				munmap(hdr, HEADER_SIZE);
+				unmap_guarded(hdr, HEADER_SIZE, peek);
 				if (magic != SHM_MAGIC) {
 					snprintf(err, errlen, "shared memory %s is not an Auralis segment; "
 						"remove it with: rm /dev/shm/%s", name, base);
@@ -329,7 +588,7 @@ segment_attach(int fd, const char *name, int64_t wait_ns, char *err, size_t errl
 				}
 				break;
 			}
-			munmap(hdr, HEADER_SIZE);
+			unmap_guarded(hdr, HEADER_SIZE, peek);
 		}
 		if (clock_now_ns() >= deadline) {
 			snprintf(err, errlen, "shared memory %s was never initialised (did its "
@@ -339,7 +598,7 @@ segment_attach(int fd, const char *name, int64_t wait_ns, char *err, size_t errl
 		/* The creator is between shm_open and its store of the magic. */
 		clock_sleep_until(clock_now_ns() + 1000000);
 	}
-	hdr = mmap(NULL, SEGMENT_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	hdr = map_guarded(fd, SEGMENT_SIZE, PROT_READ | PROT_WRITE, name, true, guard);
 	if (hdr == MAP_FAILED) {
 		snprintf(err, errlen, "shared memory %s: mmap: %s", name, strerror(errno));
 		return NULL;
@@ -359,10 +618,12 @@ segment_open(const char *name, bool create, char *err, size_t errlen)
 	struct shm_segment *seg;
 	struct shm_header *hdr = NULL;
 	struct stat st = { 0 };
+	int guard = -1;
 
 	if (!name_ok(name)) {
 		snprintf(err, errlen, "shared memory name '%s': expected a slash and then a name "
-			"without one, such as %s", name, SHM_NAME_DEFAULT);
+			"without one, such as %s", name, shm_user_name());
+		errno = EINVAL;
 		return NULL;
 	}
 	/* Create it, or open the existing one; retry if it vanishes in between. */
@@ -370,7 +631,7 @@ segment_open(const char *name, bool create, char *err, size_t errlen)
 		int fd = create ? shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600) : -1;
 
 		if (fd >= 0) {
-			hdr = segment_create(fd, name, err, errlen);
+			hdr = segment_create(fd, name, &guard, err, errlen);
 			if (hdr && fstat(fd, &st) < 0)
 				memset(&st, 0, sizeof st);
 			close(fd);
@@ -390,7 +651,16 @@ segment_open(const char *name, bool create, char *err, size_t errlen)
 			}
 			goto sys_error;
 		}
-		hdr = segment_attach(fd, name, create ? OPEN_WAIT_NS : READ_WAIT_NS, err, errlen);
+		/* Someone else's, or open to others: not a byte of it is read. */
+		if (!fd_ours(fd, name, err, errlen)) {
+			int e = errno;
+
+			close(fd);
+			errno = e;
+			return NULL;
+		}
+		hdr = segment_attach(fd, name, create ? OPEN_WAIT_NS : READ_WAIT_NS, &guard,
+			err, errlen);
 		if (hdr && fstat(fd, &st) < 0)
 			memset(&st, 0, sizeof st);
 		close(fd);
@@ -404,25 +674,21 @@ segment_open(const char *name, bool create, char *err, size_t errlen)
 		return NULL;
 	}
 	if (!(seg = calloc(1, sizeof *seg))) {
-		munmap(hdr, SEGMENT_SIZE);
+		unmap_guarded(hdr, SEGMENT_SIZE, guard);
 		snprintf(err, errlen, "shared memory %s: %s", name, strerror(ENOMEM));
 		return NULL;
 	}
 	seg->hdr = hdr;
 	seg->slots = (struct slot_mem *)((char *)hdr + HEADER_SIZE);
 	seg->size = SEGMENT_SIZE;
+	seg->guard = guard;
 	seg->dev = st.st_dev;
 	seg->ino = st.st_ino;
 	snprintf(seg->name, sizeof seg->name, "%s", name);
 	return seg;
 
 sys_error:
-	{
-		int e = errno;
-
-		snprintf(err, errlen, "shared memory %s: %s", name, strerror(e));
-		errno = e;
-	}
+	open_failed(errno, name, err, errlen);
 	return NULL;
 }
 
@@ -439,13 +705,19 @@ shm_segment_open_existing(const char *name, char *err, size_t errlen)
 }
 
 bool
+shm_segment_detached(const struct shm_segment *seg)
+{
+	return !seg || guard_detached(seg->guard);
+}
+
+bool
 shm_segment_replaced(const struct shm_segment *seg)
 {
 	struct stat st;
 	bool same;
 	int fd;
 
-	if (!seg)
+	if (!seg || guard_detached(seg->guard))
 		return true;
 	if ((fd = shm_open(seg->name, O_RDONLY | O_CLOEXEC, 0)) < 0)
 		return errno == ENOENT;
@@ -459,7 +731,7 @@ shm_segment_close(struct shm_segment *seg)
 {
 	if (!seg)
 		return;
-	munmap(seg->hdr, seg->size);
+	unmap_guarded(seg->hdr, seg->size, seg->guard);
 	free(seg);
 }
 

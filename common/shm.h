@@ -3,7 +3,8 @@
  * processes share (DESIGN.md, decision 5; docs/shared-memory.md).
  *
  * One POSIX shared-memory segment, named by $AURALIS_SHM (default
- * "/auralis"), mode 0600, holds a header and SHM_SLOTS fixed-size slots.
+ * "/auralis-UID", UID our effective user id), mode 0600 and of our own
+ * user only, holds a header and SHM_SLOTS fixed-size slots.
  * Every aur-* process claims one slot with a compare-and-swap on the
  * slot's owner word, counts into it with relaxed C11 atomic increments,
  * and frees it at exit; a slot whose process died is taken back by the
@@ -23,6 +24,11 @@
  *
  * Every function that takes a struct shm_slot * accepts NULL and then does
  * nothing, so a tool that could not attach goes on without counters.
+ *
+ * A segment that another user made, or whose mode lets other users in, is
+ * refused before any of it is mapped.  A segment that shrinks under a
+ * process (SIGBUS) is replaced in that process by zeros: it warns once and
+ * goes on without counters (docs/shared-memory.md, "Trust").
  */
 #ifndef AUR_SHM_H
 #define AUR_SHM_H
@@ -32,7 +38,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define SHM_NAME_DEFAULT "/auralis"
+#define SHM_NAME_PREFIX "/auralis-" /* the default name: this, then the effective uid */
 #define SHM_LAYOUT_VERSION 2
 #define SHM_MAGIC 0x0053494c41525541ull /* "AURALIS\0" in little-endian memory */
 #define SHM_SLOTS 512
@@ -94,18 +100,29 @@ enum shm_gauge {
 struct shm_segment;
 struct shm_slot;
 
-/* $AURALIS_SHM if set and not empty, else SHM_NAME_DEFAULT. */
+/*
+ * Our user's segment name: SHM_NAME_PREFIX and the effective uid,
+ * "/auralis-1000" (root's is "/auralis-0").  A static string.
+ */
+const char *shm_user_name(void);
+
+/* $AURALIS_SHM if set and not empty, else shm_user_name(). */
 const char *shm_default_name(void);
 
 /*
- * Opens the segment name ("/auralis": a slash, then no other slash),
- * creating it when it does not exist.  The creator sizes and initialises
- * it and publishes SHM_MAGIC last; an opener that finds it half made waits
- * for the magic up to one second.  Returns NULL with a one-line message in
- * err[errlen] (without the program name) for a bad name, a system error,
- * another layout version, a foreign or never initialised segment: the
- * message ends in how to remove it.  The handle is freed by
- * shm_segment_close.
+ * Opens the segment name ("/auralis-1000": a slash, then no other slash),
+ * creating it when it does not exist: with O_CREAT | O_EXCL and mode 0600,
+ * so that a new segment is never anyone else's.  An existing one is used
+ * only when it belongs to our effective user and its mode has no group or
+ * other bits; that is checked before any of it is mapped, and a refusal
+ * (errno EACCES) names the owner and the mode.  The creator sizes and
+ * initialises it and publishes SHM_MAGIC last; an opener that finds it
+ * half made waits for the magic up to one second.  Returns NULL with a
+ * one-line message in err[errlen] (without the program name) for a bad
+ * name, a system error, a segment not ours, another layout version, a
+ * foreign or never initialised segment: the message ends in how to remove
+ * it.  The mapping is guarded against a shrink (shm_segment_detached).
+ * The handle is freed by shm_segment_close.
  */
 struct shm_segment *shm_segment_open(const char *name, char *err, size_t errlen);
 
@@ -113,16 +130,29 @@ struct shm_segment *shm_segment_open(const char *name, char *err, size_t errlen)
  * As shm_segment_open, for readers: opens the segment only if it exists,
  * never creates it.  When there is none, returns NULL with errno ENOENT
  * and "shared memory NAME is missing" in err; other failures as
- * shm_segment_open, with errno EINVAL for a segment that is not ours to
- * read (another layout version, foreign, never initialised).
+ * shm_segment_open, with errno EACCES for a segment of another user or
+ * open to others, EINVAL for one that is not ours to read (another layout
+ * version, foreign, never initialised).
  */
 struct shm_segment *shm_segment_open_existing(const char *name, char *err, size_t errlen);
 
 /*
+ * True when the segment shrank under this process: touching a page past
+ * its new end raised SIGBUS, and the handler mapped zeros over the whole
+ * mapping.  What is read from seg since is zeros, what is written goes
+ * nowhere; the handle stays valid until shm_segment_close.  The first
+ * such shrink of a mapping warns once on standard error, "prog: shared
+ * memory NAME: counters detached: the segment shrank; going on without
+ * them".  True for NULL.
+ */
+bool shm_segment_detached(const struct shm_segment *seg);
+
+/*
  * True when the segment's name no longer refers to the memory seg maps:
- * it was removed (and perhaps made again by a newer process).  The mapping
- * stays valid; a reader that wants the current counts opens the name
- * again.  One shm_open and fstat; never blocks a writer.
+ * it was removed (and perhaps made again by a newer process), or it shrank
+ * (shm_segment_detached).  The mapping stays valid; a reader that wants
+ * the current counts opens the name again.  One shm_open and fstat; never
+ * blocks a writer.
  */
 bool shm_segment_replaced(const struct shm_segment *seg);
 
@@ -151,9 +181,10 @@ void shm_release(struct shm_slot *slot);
 /*
  * What a tool calls once at start: opens shm_default_name(), claims a slot
  * and releases it at exit (atexit).  On any failure it warns once,
- * "prog: shared memory /auralis: ...; going on without counters", and
+ * "prog: shared memory /auralis-1000: ...; going on without counters", and
  * returns NULL, which every shm_* writer accepts.  AURALIS_SHM=off returns
- * NULL without a word: a run that must not count.
+ * NULL without a word: a run that must not count.  Should the segment
+ * shrink later, the slot counts into zeros (shm_segment_detached).
  */
 struct shm_slot *shm_attach(enum shm_role role, const char *session);
 

@@ -86,6 +86,7 @@ make_segment() {
 	# The stable prefix: magic "AURALIS\0", version 3, size.
 	printf 'AURALIS\0\3\0\0\0\0\0\0\0\0\20\0\0\0\0\0\0' > "/dev/shm/$name"
 	truncate -s 4096 "/dev/shm/$name"
+	chmod 600 "/dev/shm/$name"              # ours alone, or it is refused for that
 	stat_start
 	get /api/status > status.json
 	jq -e --arg n "$name" '.health == "degraded" and .reasons == ["shared memory /\($n) has layout version 3, expected 2; remove it with: rm /dev/shm/\($n)"]' status.json
@@ -97,6 +98,7 @@ make_segment() {
 @test "a segment never initialised is named, and does not hold requests up" {
 	name=${AURALIS_SHM#/}
 	head -c 4096 /dev/zero > "/dev/shm/$name"
+	chmod 600 "/dev/shm/$name"
 	stat_start
 	# Opening it waits a second for its creator; the answer is kept for a second,
 	# so that 40 requests do not wait a second each.
@@ -443,6 +445,41 @@ make_segment() {
 	fake --role chunk --session after counter chunks 4
 	wait_for /api/status '.sessions_active == 1 and .health == "ok"'
 	get /api/metrics | jq -e '.counters.chunks == 4 and [.sessions[].id] == ["after"]'
+}
+
+@test "a segment shrunk while it runs is reported, not a crash, and found again when made anew" {
+	make_segment
+	fake --role chunk --session before counter chunks 9
+	stat_start
+	wait_for /api/status '.sessions_active == 1 and .health == "ok"'
+	# size it is cut to | what aur-stat then says of it (opened again)
+	while IFS='|' read -r size reason; do
+		truncate -s "$size" "/dev/shm/${AURALIS_SHM#/}"
+		reason=${reason//NAME/${AURALIS_SHM#/}}
+		# The request that meets the shrink says so; a later one, why it cannot read it.
+		get /api/status > status.json
+		jq -c .reasons status.json
+		jq -e --arg shm "$AURALIS_SHM" --arg r "$reason" '.health == "degraded" and .sessions_active == 0
+			and (.reasons == ["shared memory \($shm) shrank while it was read; it is opened again at the next request"]
+			  or .reasons == [$r])' status.json
+		sleep 1.1                               # past the second an answer about a bad segment is kept
+		get /api/status | jq -e --arg r "$reason" '.reasons == [$r] and .shm.ok == false'
+		get /api/metrics | jq -e '.sessions == [] and .counters.chunks == 0'
+		get /metrics | grep -qx 'auralis_up 0'
+		kill -0 "$STAT_PID"
+		# Made anew: counted again.
+		fakes_stop
+		rm "/dev/shm/${AURALIS_SHM#/}"
+		fake --role chunk --session after counter chunks 4
+		wait_for /api/status '.sessions_active == 1 and .health == "ok"'
+		get /api/metrics | jq -e '.counters.chunks == 4 and [.sessions[].id] == ["after"]'
+	done <<-'TABLE'
+	0|shared memory /NAME was never initialised (did its creator die?); remove it with: rm /dev/shm/NAME
+	4096|shared memory /NAME is 4096 bytes, expected 4263936 for layout version 2; remove it with: rm /dev/shm/NAME
+	TABLE
+	# Once for each mapping that met a shrink.
+	cat stat.err
+	[ "$(grep -c "^aur-stat: shared memory $AURALIS_SHM: counters detached: the segment shrank; going on without them$" stat.err)" -eq 2 ]
 }
 
 @test "SIGTERM and SIGINT stop it with status 0; a port in use is status 1" {

@@ -3,14 +3,18 @@
  * from many counting processes, a killed process's slot taken back without
  * losing its counts, layout checks, the histogram buckets, the session
  * ring in one process and across two, a slot's detail text (never torn),
- * and opening for readers only.
+ * opening for readers only, the default name of each user, segments that
+ * are not ours alone (another user's, as root; a loose mode), and a
+ * segment that shrinks under the processes that map it (SIGBUS).
  *
  * Each test uses its own segment, /auralis-test-PID-N, removed at the end.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <math.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -18,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -27,7 +32,7 @@
 
 enum { WORKERS = 8, INCREMENTS = 100000 };
 
-static char names[16][64];
+static char names[32][64];
 static int nnames;
 
 static const char *
@@ -758,6 +763,409 @@ test_open_existing(void)
 	shm_unlink(name);
 }
 
+/* The default name: $AURALIS_SHM, else one of our own user's. */
+static void
+test_default_name(void)
+{
+	char want[64];
+	const char *saved = getenv("AURALIS_SHM");
+	char keep[256] = "";
+
+	if (saved)
+		snprintf(keep, sizeof keep, "%s", saved);
+	snprintf(want, sizeof want, "/auralis-%lu", (unsigned long)geteuid());
+	CHECK_STR(shm_user_name(), want);
+	unsetenv("AURALIS_SHM");
+	CHECK_STR(shm_default_name(), want);
+	setenv("AURALIS_SHM", "", 1);
+	CHECK_STR(shm_default_name(), want);
+	setenv("AURALIS_SHM", "/auralis-elsewhere", 1);
+	CHECK_STR(shm_default_name(), "/auralis-elsewhere");
+	if (saved)
+		setenv("AURALIS_SHM", keep, 1);
+	else
+		unsetenv("AURALIS_SHM");
+}
+
+/* The message that refuses name of owner uid with mode, as the opener words it. */
+static void
+refusal(char *buf, size_t len, const char *name, uid_t uid, unsigned mode)
+{
+	struct passwd *pw = getpwuid(uid);
+	char owner[128];
+	bool ours = uid == geteuid();
+
+	if (pw)
+		snprintf(owner, sizeof owner, "user %s (uid %lu)", pw->pw_name, (unsigned long)uid);
+	else
+		snprintf(owner, sizeof owner, "uid %lu", (unsigned long)uid);
+	snprintf(buf, len, "shared memory %s belongs to %s with mode %04o; only a segment of our "
+		"own (uid %lu) with mode 0600 is used: remove it%s with: rm /dev/shm/%s%s", name,
+		owner, mode, (unsigned long)geteuid(), ours ? "" : " as root or its owner", name + 1,
+		ours ? "" : ", or name another with AURALIS_SHM");
+}
+
+/*
+ * Both openers refuse name with the refusal for uid and mode, errno
+ * EACCES, and leave its bytes as they were: nothing was claimed in it.
+ */
+static void
+check_refused(const char *name, uid_t uid, unsigned mode)
+{
+	struct shm_segment *seg;
+	char err[512] = "", want[512];
+	struct stat before, after;
+	char path[128];
+
+	snprintf(path, sizeof path, "/dev/shm%s", name);
+	CHECK(stat(path, &before) == 0);
+	refusal(want, sizeof want, name, uid, mode);
+	errno = 0;
+	CHECK((seg = shm_segment_open(name, err, sizeof err)) == NULL && errno == EACCES);
+	CHECK_STR(err, want);
+	shm_segment_close(seg);
+	errno = 0;
+	err[0] = '\0';
+	CHECK((seg = shm_segment_open_existing(name, err, sizeof err)) == NULL && errno == EACCES);
+	CHECK_STR(err, want);
+	shm_segment_close(seg);
+	CHECK(stat(path, &after) == 0);
+	CHECK(after.st_mtime == before.st_mtime && after.st_size == before.st_size);
+}
+
+/* Ours, but open to others: whatever the bits, refused. */
+static void
+test_loose_mode(void)
+{
+	static const unsigned modes[] = { 0644, 0640, 0604, 0660, 0606, 0666, 0601, 0610, 0700 | 07 };
+	const char *name = new_name();
+	struct shm_segment *seg = open_ok(name);
+	char path[128];
+
+	shm_segment_close(seg);
+	snprintf(path, sizeof path, "/dev/shm%s", name);
+	for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+		CHECK(chmod(path, modes[i]) == 0);
+		check_refused(name, geteuid(), modes[i]);
+	}
+	/* 0600 and less are ours alone. */
+	CHECK(chmod(path, 0600) == 0);
+	seg = open_ok(name);
+	shm_segment_close(seg);
+	CHECK(chmod(path, 0400) == 0);
+	seg = open_ok(name);
+	shm_segment_close(seg);
+	shm_unlink(name);
+}
+
+/* Runs fn(name) in a child as user uid (root only); returns its exit status. */
+static int
+as_user(uid_t uid, void (*fn)(const char *), const char *name)
+{
+	pid_t pid = fork();
+	int status;
+
+	if (pid == 0) {
+		check_failures = 0;             /* the child's own, for its exit status */
+		if (setgroups(0, NULL) < 0 || setgid((gid_t)uid) < 0 || setuid(uid) < 0)
+			_exit(99);
+		fn(name);
+		_exit(check_failures ? 1 : 0);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* What another user does first: makes an Auralis segment of their own. */
+static void
+make_segment(const char *name)
+{
+	char err[512];
+	struct shm_segment *seg = shm_segment_open(name, err, sizeof err);
+
+	CHECK(seg != NULL);
+	shm_segment_close(seg);
+}
+
+/* ... and opens it to everyone, to feed our rings. */
+static void
+make_segment_open_to_all(const char *name)
+{
+	char path[128];
+
+	make_segment(name);
+	snprintf(path, sizeof path, "/dev/shm%s", name);
+	CHECK(chmod(path, 0666) == 0);
+}
+
+/* As another user: root's segment, mode 0600, cannot be opened and is named so. */
+static void
+open_roots(const char *name)
+{
+	char err[512] = "", want[512];
+
+	refusal(want, sizeof want, name, 0, 0600);
+	CHECK(shm_segment_open(name, err, sizeof err) == NULL && errno == EACCES);
+	CHECK_STR(err, want);
+}
+
+/*
+ * A segment that another user made before us is refused, whatever its
+ * mode; and theirs is not ours to open.  Needs root, to be another user.
+ */
+static void
+test_other_user(void)
+{
+	const uid_t nobody = 65534;
+	const char *name = new_name();
+	struct shm_segment *seg;
+
+	if (geteuid() != 0) {
+		printf("shm: skipped the other-user checks: they need root to become another user\n");
+		return;
+	}
+	CHECK(as_user(nobody, make_segment, name) == 0);
+	check_refused(name, nobody, 0600);
+	shm_unlink(name);
+	CHECK(as_user(nobody, make_segment_open_to_all, name) == 0);
+	check_refused(name, nobody, 0666);
+	shm_unlink(name);
+
+	/* The other way round: ours, seen by someone else. */
+	seg = open_ok(name);
+	CHECK(as_user(nobody, open_roots, name) == 0);
+	shm_segment_close(seg);
+	shm_unlink(name);
+}
+
+/* Reads a child's standard error from fd until it closes, into buf. */
+static void
+read_all(int fd, char *buf, size_t len)
+{
+	size_t n = 0;
+	ssize_t r;
+
+	while (n < len - 1 && (r = read(fd, buf + n, len - 1 - n)) > 0)
+		n += (size_t)r;
+	buf[n] = '\0';
+	close(fd);
+}
+
+/*
+ * Forks fn(name, size) with its standard error into err[errlen]; returns
+ * its wait status.
+ */
+static int
+run_child(void (*fn)(const char *, off_t), const char *name, off_t size, char *err, size_t errlen)
+{
+	int fds[2], status = -1;
+	pid_t pid;
+
+	CHECK(pipe(fds) == 0);
+	pid = fork();
+	if (pid == 0) {
+		check_failures = 0;             /* the child's own, for its exit status */
+		dup2(fds[1], STDERR_FILENO);
+		close(fds[0]);
+		close(fds[1]);
+		fn(name, size);
+		_exit(check_failures ? 1 : 0);
+	}
+	close(fds[1]);
+	read_all(fds[0], err, errlen);
+	CHECK(waitpid(pid, &status, 0) == pid);
+	return status;
+}
+
+static void
+shrink(const char *name, off_t size)
+{
+	int fd = shm_open(name, O_RDWR, 0);
+
+	CHECK(fd >= 0 && ftruncate(fd, size) == 0);
+	close(fd);
+}
+
+/*
+ * In a child: a writer and its slot count, the segment shrinks to size,
+ * and they go on counting -- into zeros, without a second warning.  Each
+ * failed CHECK goes to the pipe and to the exit status.
+ */
+static void
+count_through_shrink(const char *name, off_t size)
+{
+	char err[512];
+	struct shm_segment *seg = shm_segment_open(name, err, sizeof err);
+	struct shm_slot *slot = shm_claim(seg, SHM_ROLE_CHUNK, "shrunk");
+	struct shm_record rec;
+	struct shm_totals tot;
+	uint64_t chunks;
+
+	CHECK(seg && slot);
+	shm_count(slot, SHM_CHUNKS, 5);
+	CHECK(!shm_segment_detached(seg) && !shm_segment_replaced(seg));
+	shrink(name, size);
+	/* One of these touches a page past the end, and every page turns to zeros. */
+	shm_count(slot, SHM_CHUNKS, 1);
+	shm_observe_us(slot, SHM_HIST_LATENESS, 1000);
+	shm_set_detail(slot, "after the shrink");
+	CHECK(shm_session_post_error(slot, 1, "nowhere") == 0);
+	CHECK(shm_session_poll(slot, &rec) == 0);
+	CHECK(shm_segment_detached(seg) && shm_segment_replaced(seg));
+	shm_read_totals(seg, &tot);
+	/* The add that faulted ran again, into the zeros: 1 or 0 is left. */
+	CHECK(tot.counter[SHM_CHUNKS] <= 1 && tot.created_unix_ms == 0);
+	chunks = tot.counter[SHM_CHUNKS];
+	shm_count(slot, SHM_CHUNKS, 2);                 /* into zeros of our own */
+	shm_read_totals(seg, &tot);
+	CHECK(tot.counter[SHM_CHUNKS] == chunks + 2);
+	shm_release(slot);
+	shm_segment_close(seg);
+	/* A new open sees what is left, and says so: no fault. */
+	CHECK(shm_segment_open_existing(name, err, sizeof err) == NULL);
+	fprintf(stderr, "reopen: %s\n", err);
+}
+
+/* In a child: a reader that only reads, as aur-stat does. */
+static void
+read_through_shrink(const char *name, off_t size)
+{
+	char err[512];
+	struct shm_segment *seg = shm_segment_open_existing(name, err, sizeof err);
+	struct shm_slot_info info;
+	struct shm_totals tot;
+	int pos = 0;
+
+	CHECK(seg != NULL);
+	shm_read_totals(seg, &tot);
+	CHECK(tot.counter[SHM_EVENTS] == 7 && !shm_segment_detached(seg));
+	shrink(name, size);
+	shm_read_totals(seg, &tot);             /* what is left, then zeros */
+	CHECK(shm_segment_detached(seg) && shm_segment_replaced(seg));
+	shm_read_totals(seg, &tot);
+	CHECK(tot.counter[SHM_EVENTS] == 0 && tot.slots == SHM_SLOTS);
+	CHECK(shm_read_next(seg, &pos, &info) == 0);
+	shm_segment_close(seg);
+}
+
+/*
+ * A segment truncated under the processes that map it (to nothing, or to
+ * its header only) costs them their counters, not their lives: each warns
+ * once and goes on.
+ */
+static void
+test_shrink(void)
+{
+	static const off_t sizes[] = { 0, 4096, 4096 + 8192 };
+	const char *name = new_name();
+	char err[2048], want[512];
+
+	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+		struct shm_segment *seg = open_ok(name);
+		struct shm_slot *slot = shm_claim(seg, SHM_ROLE_OTHER, NULL);
+		int status;
+
+		shm_count(slot, SHM_EVENTS, 7);
+		shm_release(slot);
+		shm_segment_close(seg);
+
+		status = run_child(read_through_shrink, name, sizes[i], err, sizeof err);
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			fprintf(stderr, "reader, shrunk to %lld: status %#x: %s\n", (long long)sizes[i],
+				status, err);
+		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		snprintf(want, sizeof want, "auralis: shared memory %s: counters detached: the segment "
+			"shrank; going on without them\n", name);
+		CHECK_STR(err, want);
+		shm_unlink(name);
+
+		seg = open_ok(name);
+		shm_segment_close(seg);
+		status = run_child(count_through_shrink, name, sizes[i], err, sizeof err);
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			fprintf(stderr, "writer, shrunk to %lld: status %#x: %s\n", (long long)sizes[i],
+				status, err);
+		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		snprintf(want, sizeof want, "auralis: shared memory %s: counters detached: the segment "
+			"shrank; going on without them\nreopen: shared memory %s ", name, name);
+		CHECK(!strncmp(err, want, strlen(want)));
+		snprintf(want, sizeof want, "; remove it with: rm /dev/shm/%s\n", name + 1);
+		CHECK(strlen(err) > strlen(want) && !strcmp(err + strlen(err) - strlen(want), want));
+		shm_unlink(name);
+	}
+}
+
+/* In a child that guards a segment: a SIGBUS of a file of its own. */
+static void
+fault_elsewhere(const char *name, off_t size)
+{
+	char err[512], path[] = "/tmp/auralis-test-shm-XXXXXX";
+	struct shm_segment *seg = shm_segment_open(name, err, sizeof err);
+	volatile char *p;
+	int fd = mkstemp(path);
+
+	CHECK(seg != NULL && fd >= 0);
+	unlink(path);
+	CHECK(ftruncate(fd, 8192) == 0);
+	p = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	CHECK(p != MAP_FAILED);
+	if (check_failures)
+		return;
+	p[0] = 1;
+	CHECK(ftruncate(fd, size) == 0);
+	p[4096] = 1;                            /* past the end: SIGBUS, not ours */
+	_exit(0);
+}
+
+/* In a child that guards a segment: a SIGBUS sent to it. */
+static void
+sent_sigbus(const char *name, off_t size)
+{
+	char err[512];
+	struct shm_segment *seg = shm_segment_open(name, err, sizeof err);
+
+	(void)size;
+	CHECK(seg != NULL);
+	if (check_failures)
+		return;
+	kill(getpid(), SIGBUS);
+	_exit(0);
+}
+
+/*
+ * Every SIGBUS that is not a shrunk segment's keeps its old action: the
+ * process dies of it.  (A sanitizer's own SIGBUS handler, when there is
+ * one, reports it and exits with an error instead.)
+ */
+static void
+test_other_sigbus(void)
+{
+	const char *name = new_name();
+	char err[4096];
+	int status;
+
+	status = run_child(fault_elsewhere, name, 0, err, sizeof err);
+#if defined(__SANITIZE_ADDRESS__)
+	CHECK((WIFSIGNALED(status) && WTERMSIG(status) == SIGBUS) ||
+		(WIFEXITED(status) && WEXITSTATUS(status) != 0 && strstr(err, "BUS")));
+#else
+	if (!WIFSIGNALED(status))
+		fprintf(stderr, "a fault elsewhere: status %#x: %s\n", status, err);
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGBUS);
+#endif
+	CHECK(strstr(err, "counters detached") == NULL);
+	status = run_child(sent_sigbus, name, 0, err, sizeof err);
+#if defined(__SANITIZE_ADDRESS__)
+	CHECK((WIFSIGNALED(status) && WTERMSIG(status) == SIGBUS) ||
+		(WIFEXITED(status) && WEXITSTATUS(status) != 0));
+#else
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGBUS);
+#endif
+	CHECK(strstr(err, "counters detached") == NULL);
+	shm_unlink(name);
+}
+
 int
 main(void)
 {
@@ -771,6 +1179,11 @@ main(void)
 	test_ring_processes();
 	test_detail();
 	test_open_existing();
+	test_default_name();
+	test_loose_mode();
+	test_other_user();
+	test_shrink();
+	test_other_sigbus();
 	for (int i = 0; i < nnames; i++)
 		shm_unlink(names[i]);
 	return check_done("shm");
