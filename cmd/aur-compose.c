@@ -329,10 +329,14 @@ change_apply(struct session *s, const struct control_msg *m)
 /*
  * The client's health report into the session's counters: gauges for the
  * latest figures, histograms for their spread, and the growth of the
- * client's underrun count.
+ * client's underrun count.  The parser has bounded each figure; here the
+ * count is held to what the music written so far allows, one underrun a
+ * chunk (control_underruns_max): a report past that is rejected whole,
+ * with the reason in r, and false is returned.  Only growth is counted,
+ * from the last report accepted, so no claim lasts beyond its own rise.
  */
-static void
-stats_apply(struct session *s, const struct control_msg *m)
+static bool
+stats_apply(struct session *s, const struct control_msg *m, struct control_result *r)
 {
 	static const enum shm_gauge gauge[CONTROL_STAT_COUNT] = {
 		[CONTROL_STAT_BUFFER_MS] = SHM_GAUGE_BUFFER_MS,
@@ -347,21 +351,27 @@ stats_apply(struct session *s, const struct control_msg *m)
 		[CONTROL_STAT_LATENCY_MS] = SHM_HIST_LATENCY,
 	};
 	double underruns = m->stat[CONTROL_STAT_UNDERRUNS];
+	bool told = m->given & 1u << CONTROL_STAT_UNDERRUNS;
+	uint64_t most = control_underruns_max(s->written_us);
 
+	if (told && underruns > (double)most) {
+		control_reject(s, r, "underruns %.15g is more than one per 100 ms chunk of the "
+		    "music so far (at most %llu)", underruns, (unsigned long long)most);
+		return false;
+	}
 	shm_count(s->slot, SHM_STATS_MESSAGES, 1);
 	for (int i = 0; i < CONTROL_STAT_COUNT; i++) {
 		if (!(m->given & 1u << i))
 			continue;
 		shm_gauge_set(s->slot, gauge[i], m->stat[i]);
-		if (hist[i] >= 0)       /* a day caps absurd figures before the cast */
-			shm_observe_us(s->slot, (enum shm_hist)hist[i],
-			    (int64_t)(fmin(m->stat[i], 86400e3) * 1000));
+		if (hist[i] >= 0)       /* at most CONTROL_STAT_MS_MAX: the cast is safe */
+			shm_observe_us(s->slot, (enum shm_hist)hist[i], (int64_t)(m->stat[i] * 1000));
 	}
-	if ((m->given & 1u << CONTROL_STAT_UNDERRUNS) && underruns > s->client_underruns &&
-	    underruns < 1e15) {
-		shm_count(s->slot, SHM_UNDERRUNS, (uint64_t)(underruns - s->client_underruns));
+	if (told && underruns > s->client_underruns) {
+		shm_count(s->slot, SHM_UNDERRUNS, (uint64_t)underruns - (uint64_t)s->client_underruns);
 		s->client_underruns = underruns;
 	}
+	return true;
 }
 
 /*
@@ -400,7 +410,8 @@ control_line(struct session *s, const char *line, size_t len)
 		shm_count(s->slot, SHM_CONTROLS_APPLIED, 1);
 		break;
 	case CONTROL_STATS:
-		stats_apply(s, &m);
+		if (!stats_apply(s, &m, &r))
+			return;
 		break;
 	case CONTROL_QUALITY:
 		/* The bitrate is aur-chunk's: it answers, from the chunk it codes. */

@@ -222,6 +222,18 @@ control_stat_name(enum control_stat stat)
 	return stat_names[stat];
 }
 
+/*
+ * The most a client can report: a millisecond figure past a minute is no
+ * measurement.  Underruns have no fixed bound; aur-compose holds them to
+ * control_underruns_max of the music it has written.
+ */
+static const double stat_max[CONTROL_STAT_COUNT] = {
+	[CONTROL_STAT_BUFFER_MS] = CONTROL_STAT_MS_MAX,
+	[CONTROL_STAT_UNDERRUNS] = INFINITY,
+	[CONTROL_STAT_JITTER_MS] = CONTROL_STAT_MS_MAX,
+	[CONTROL_STAT_LATENCY_MS] = CONTROL_STAT_MS_MAX,
+};
+
 static bool
 stats_parse(struct reason *why, json_t *obj, struct control_msg *msg)
 {
@@ -232,11 +244,19 @@ stats_parse(struct reason *why, json_t *obj, struct control_msg *msg)
 	for (int i = 0; i < CONTROL_STAT_COUNT; i++) {
 		if (!(v = json_object_get(obj, stat_names[i])))
 			continue;
-		if (!field_number(why, stat_names[i], v, 0, INFINITY, &msg->stat[i]))
+		if (!field_number(why, stat_names[i], v, 0, stat_max[i], &msg->stat[i]))
 			return false;
 		msg->given |= 1u << i;
 	}
 	return true;
+}
+
+uint64_t
+control_underruns_max(int64_t music_us)
+{
+	if (music_us <= 0)
+		return 0;
+	return (uint64_t)((music_us + CONTROL_CHUNK_US - 1) / CONTROL_CHUNK_US);
 }
 
 static bool

@@ -49,6 +49,21 @@ enum control_stat {
 	CONTROL_STAT_COUNT
 };
 
+/*
+ * What a client can truthfully report (docs/protocol.md, stats): no
+ * millisecond figure is over a minute, and a client cannot run dry more
+ * than once a chunk.  A stats message past them is rejected whole.
+ */
+#define CONTROL_STAT_MS_MAX 60000.0             /* buffer_ms, jitter_ms, latency_ms */
+#define CONTROL_CHUNK_US 100000                 /* the stream's chunk: 100 ms */
+
+/*
+ * The most underruns a client can have had when music_us microseconds of
+ * music have been written for it: one for each chunk begun, the first
+ * included.  0 for nothing written.
+ */
+uint64_t control_underruns_max(int64_t music_us);
+
 struct control_msg {
 	enum control_type type;
 	bool has_id;                    /* an integer id, which the answer repeats */
@@ -64,7 +79,7 @@ struct control_msg {
 	/* CONTROL_PRESET */
 	const struct compose_preset *preset;    /* one of compose_presets[] */
 
-	/* CONTROL_STATS, each where given: finite and >= 0 */
+	/* CONTROL_STATS, each where given: >= 0, and <= CONTROL_STAT_MS_MAX for the _ms figures */
 	double stat[CONTROL_STAT_COUNT];
 
 	/* CONTROL_QUALITY */

@@ -9,6 +9,10 @@ setup() {
 	cd "$BATS_TEST_TMPDIR"
 }
 
+teardown() {
+	rm -f "/dev/shm/auralis-bats-compose-$$-$BATS_TEST_NUMBER"
+}
+
 # live_run SECONDS ARGS... - runs a live composer with standard input open
 # and silent for SECONDS, output in live.notes.  (The sleep lets go of bats'
 # fd 3, so that bats does not wait for it.)
@@ -290,6 +294,56 @@ tonic_end() {
 	check_stream live.notes stopped
 }
 
+@test "live: a client's stats are held to what it can have seen, and only their growth is counted" {
+	export AURALIS_SHM=/auralis-bats-compose-$$-$BATS_TEST_NUMBER    # teardown removes it
+	# seconds after start | message | answer: ack, or the error (a regular expression).
+	# About 0.55 s of music is written at 0.4 s (0.3 s at once, then 0.15 s
+	# ahead of the clock): at most 6 underruns then, about 16 at 1.4 s.
+	cat > table <<-'TABLE'
+	0.4|{"type":"stats","id":1,"buffer_ms":420,"underruns":1e14,"jitter_ms":7,"latency_ms":380}|underruns 100000000000000 is more than one per 100 ms chunk of the music so far \(at most [0-9]+\)
+	0.4|{"type":"stats","id":2,"buffer_ms":1e14}|buffer_ms 100000000000000 is out of 0\.\.60000
+	0.4|{"type":"stats","id":3,"jitter_ms":60000.5}|jitter_ms 60000\.5 is out of 0\.\.60000
+	0.4|{"type":"stats","id":4,"latency_ms":86400000}|latency_ms 86400000 is out of 0\.\.60000
+	0.4|{"type":"stats","id":5,"underruns":40}|underruns 40 is more than one per 100 ms chunk of the music so far \(at most [0-9]+\)
+	0.4|{"type":"stats","id":6,"buffer_ms":60000,"underruns":2}|ack
+	0.4|{"type":"stats","id":7,"underruns":1}|ack
+	1.4|{"type":"stats","id":8,"underruns":10}|ack
+	1.4|{"type":"stats","id":9,"underruns":1e14}|underruns 100000000000000 is more than one per 100 ms chunk of the music so far \(at most [0-9]+\)
+	1.4|{"type":"stats","id":10,"underruns":10,"jitter_ms":3}|ack
+	TABLE
+	{
+		sleep 0.4
+		awk -F'|' '$1 == "0.4" { print $2 }' table
+		sleep 1
+		awk -F'|' '$1 == "1.4" { print $2 }' table
+		sleep 0.3
+	} | "$AUR_COMPOSE" --live --seed 6 --ack-log acks.jsonl > live.notes 2> err.txt
+	cat err.txt acks.jsonl
+	n=0
+	while IFS='|' read -r _ message want; do
+		n=$((n + 1))
+		id=$(jq .id <<< "$message")
+		got=$(jq -r --argjson id "$id" 'select(.id == $id) | if .type == "ack" then "ack" else .message end' acks.jsonl)
+		echo "$id: $got"
+		[[ "$got" =~ ^$want$ ]]
+	done < table
+	[ "$(jq -s length acks.jsonl)" -eq "$n" ]
+	# The bound grows with the music written: a second later, ten chunks more.
+	first=$(jq -r 'select(.id == 1) | .message | capture("at most (?<n>[0-9]+)").n' acks.jsonl)
+	later=$(jq -r 'select(.id == 9) | .message | capture("at most (?<n>[0-9]+)").n' acks.jsonl)
+	echo "at most $first at 0.4 s, $later at 1.4 s"
+	[ "$first" -ge 6 ] && [ "$first" -lt 40 ] && [ "$later" -ge $((first + 9)) ]
+	# Counted: the growth of the reports accepted, 2, then nothing (a count
+	# never goes back), then 8 -- never a claim that was refused.
+	"$AURALIS_BUILD/tests/shm-post" --totals > totals
+	grep -x 'underruns 10' totals
+	grep -x 'stats_messages 4' totals
+	grep -x 'controls_rejected 6' totals
+	grep -x 'buffer_count 1' totals
+	grep -x 'jitter_count 1' totals
+	check_stream live.notes stopped
+}
+
 @test "live: each bad message is rejected with its reason and the music goes on" {
 	# message | reason | id in the answer
 	cat > table <<-'TABLE'
@@ -306,7 +360,7 @@ tonic_end() {
 	{"type":"dance","id":9}|unknown type 'dance' (expected control, preset, quality or stats)|9
 	{"id":10}|a message needs a type (control, preset, quality or stats)|10
 	{"type":"control","id":"x"}|id must be an integer, not 'x'|null
-	{"type":"stats","id":11,"buffer_ms":-5}|buffer_ms -5 is below 0|11
+	{"type":"stats","id":11,"buffer_ms":-5}|buffer_ms -5 is out of 0..60000|11
 	{"type":"quality","id":15,"kbps":5}|kbps 5 is out of 6..510|15
 	TABLE
 	{

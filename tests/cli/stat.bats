@@ -3,7 +3,8 @@
 # that match what happened (stand-in processes, and real listeners through
 # websocketd), health, the Prometheus text under a strict parser, bad paths
 # and methods, CORS, 200 requests at once, a segment that is missing,
-# foreign or replaced, and a clean stop.
+# foreign, replaced or shrunk, a listener's impossible stats that change
+# nothing, and a clean stop.
 
 bats_require_minimum_version 1.5.0
 
@@ -480,6 +481,32 @@ make_segment() {
 	# Once for each mapping that met a shrink.
 	cat stat.err
 	[ "$(grep -c "^aur-stat: shared memory $AURALIS_SHM: counters detached: the segment shrank; going on without them$" stat.err)" -eq 2 ]
+}
+
+@test "a listener's impossible stats are refused, and leave the server's health alone" {
+	server_start
+	stat_start
+	# The ack of the last waits for the next note, which may be a second or more away.
+	$WS_CLIENT --url "$WS_URL" --seconds 4 \
+		--send '300:{"type":"stats","id":1,"buffer_ms":420,"underruns":100000000000000,"jitter_ms":7.5,"latency_ms":380}' \
+		--send '400:{"type":"stats","id":2,"buffer_ms":1e14}' \
+		--send '500:{"type":"stats","id":3,"latency_ms":86400000,"underruns":0}' \
+		--send '600:{"type":"stats","id":4,"buffer_ms":400,"underruns":0,"jitter_ms":6,"latency_ms":360}' \
+		> out.json
+	jq -c '.errors, .acks' out.json
+	jq -e '[.errors[].id] == [1, 2, 3] and [.acks[].id] == [4]
+		and (.errors[0].message | test("^underruns 100000000000000 is more than one per 100 ms chunk of the music so far \\(at most [0-9]+\\)$"))
+		and .errors[1].message == "buffer_ms 100000000000000 is out of 0..60000"
+		and .errors[2].message == "latency_ms 86400000 is out of 0..60000"' out.json
+	wait_for /api/status '.sessions_active == 0' 5
+	get /api/status > status.json
+	jq -e '.window.underruns == 0 and all(.reasons[]; test("underrun") | not)' status.json
+	get /api/metrics > metrics.json
+	jq -c .counters metrics.json
+	jq -e '.counters.underruns == 0 and .counters.stats_messages == 1
+		and .counters.controls_rejected == 3 and .histograms.client_buffer_ms.count == 1
+		and .histograms.control_latency_ms.count == 1' metrics.json
+	get /metrics | grep -x 'auralis_underruns_total 0'
 }
 
 @test "SIGTERM and SIGINT stop it with status 0; a port in use is status 1" {

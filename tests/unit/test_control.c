@@ -61,9 +61,18 @@ static const struct bad_case bad_cases[] = {
 	  "id 9007199254740992 is out of -9007199254740991..9007199254740991", "null" },
 	{ "{\"type\":\"control\",\"id\":-9223372036854775808}",
 	  "id -9223372036854775808 is out of -9007199254740991..9007199254740991", "null" },
-	{ "{\"type\":\"stats\",\"id\":11,\"buffer_ms\":-5}", "buffer_ms -5 is below 0", "11" },
-	{ "{\"type\":\"stats\",\"latency_ms\":-0.25}", "latency_ms -0.25 is below 0", "null" },
-	{ "{\"type\":\"stats\",\"jitter_ms\":-1e-300}", "jitter_ms -1e-300 is below 0", "null" },
+	{ "{\"type\":\"stats\",\"id\":11,\"buffer_ms\":-5}", "buffer_ms -5 is out of 0..60000", "11" },
+	{ "{\"type\":\"stats\",\"latency_ms\":-0.25}", "latency_ms -0.25 is out of 0..60000", "null" },
+	{ "{\"type\":\"stats\",\"jitter_ms\":-1e-300}", "jitter_ms -1e-300 is out of 0..60000", "null" },
+	/* No millisecond figure past a minute: a client that says so is not measuring. */
+	{ "{\"type\":\"stats\",\"id\":11,\"buffer_ms\":1e14}", "buffer_ms 100000000000000 is out of 0..60000", "11" },
+	{ "{\"type\":\"stats\",\"buffer_ms\":60000.001}", "buffer_ms 60000.001 is out of 0..60000",
+	  "null" },
+	{ "{\"type\":\"stats\",\"jitter_ms\":86400000}", "jitter_ms 86400000 is out of 0..60000",
+	  "null" },
+	{ "{\"type\":\"stats\",\"underruns\":0,\"latency_ms\":1e300}",
+	  "latency_ms 1e+300 is out of 0..60000", "null" },
+	{ "{\"type\":\"stats\",\"underruns\":-1}", "underruns -1 is below 0", "null" },
 	{ "{\"type\":\"control\",\"bpm\":120.00000000000001}", "bpm 120.00000000000001 is out of 40..120",
 	  "null" },
 	{ "{\"type\":\"stats\",\"rtt_ms\":3}", "unknown field 'rtt_ms' in a stats message", "null" },
@@ -178,10 +187,15 @@ test_good_lines(void)
 	CHECK(m.preset && !strcmp(m.preset->name, "sleep"));
 
 	CHECK(parse_good("{\"type\":\"stats\",\"buffer_ms\":180,\"underruns\":0,\"jitter_ms\":3.5,"
-	    "\"latency_ms\":1e300}", &m) == 1);
+	    "\"latency_ms\":60000}", &m) == 1);
 	CHECK(m.type == CONTROL_STATS && !m.has_id && m.given == 0xf);
 	CHECK(m.stat[CONTROL_STAT_BUFFER_MS] == 180 && m.stat[CONTROL_STAT_UNDERRUNS] == 0);
-	CHECK(m.stat[CONTROL_STAT_JITTER_MS] == 3.5 && m.stat[CONTROL_STAT_LATENCY_MS] == 1e300);
+	CHECK(m.stat[CONTROL_STAT_JITTER_MS] == 3.5 && m.stat[CONTROL_STAT_LATENCY_MS] == 60000);
+	CHECK(parse_good("{\"type\":\"stats\",\"buffer_ms\":60000,\"jitter_ms\":0}", &m) == 1);
+	CHECK(m.stat[CONTROL_STAT_BUFFER_MS] == CONTROL_STAT_MS_MAX);
+	/* Underruns have no fixed bound: aur-compose holds them to the music so far. */
+	CHECK(parse_good("{\"type\":\"stats\",\"underruns\":1e14}", &m) == 1);
+	CHECK(m.stat[CONTROL_STAT_UNDERRUNS] == 1e14);
 
 	CHECK(parse_good("{\"type\":\"stats\",\"underruns\":3}", &m) == 1);
 	CHECK(m.given == 1u << CONTROL_STAT_UNDERRUNS && m.stat[CONTROL_STAT_UNDERRUNS] == 3);
@@ -237,6 +251,31 @@ test_answers(void)
 	CHECK(n == 19 && strlen(line) == 19);
 }
 
+/* One underrun a chunk begun, at most: music time in, a count out. */
+static void
+test_underruns_max(void)
+{
+	static const struct { int64_t music_us; uint64_t most; } table[] = {
+		{ -1, 0 },
+		{ 0, 0 },               /* nothing written: nothing played, nothing ran dry */
+		{ 1, 1 },
+		{ 100000, 1 },
+		{ 100001, 2 },
+		{ 300000, 3 },          /* the start of a live stream, written at once */
+		{ 60000000, 600 },      /* a minute */
+		{ 604800000000, 6048000 }, /* a week */
+	};
+
+	for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+		uint64_t got = control_underruns_max(table[i].music_us);
+
+		if (got != table[i].most)
+			fprintf(stderr, "music_us %lld: %llu, want %llu\n", (long long)table[i].music_us,
+			    (unsigned long long)got, (unsigned long long)table[i].most);
+		CHECK(got == table[i].most);
+	}
+}
+
 int
 main(void)
 {
@@ -244,5 +283,6 @@ main(void)
 	test_framing();
 	test_good_lines();
 	test_answers();
+	test_underruns_max();
 	return check_done("control");
 }
