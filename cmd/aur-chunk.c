@@ -86,7 +86,7 @@ static const char usage_text[] =
 	"  -V, --version          show the version\n"
 	"\n"
 	"environment: AURALIS_SESSION (the session id that aur-compose posts acks\n"
-	"under), AURALIS_SHM (shared memory name, default /auralis).\n"
+	"under), AURALIS_SHM (shared memory name, default /auralis-UID).\n"
 	"\n"
 	"exit status: 0 end of input (also when the reader of the output went\n"
 	"away), 1 runtime failure or a stalled reader, 2 usage, 3 the input\n"

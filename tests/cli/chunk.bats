@@ -319,6 +319,7 @@ teardown() {
 	# The stable prefix: magic "AURALIS\0", version 3, size.
 	printf 'AURALIS\0\3\0\0\0\0\0\0\0\0\20\0\0\0\0\0\0' > "/dev/shm/$name"
 	truncate -s 4096 "/dev/shm/$name"
+	chmod 600 "/dev/shm/$name"     # ours in every other way: only the version is wrong
 	run --separate-stderr "$AUR_CHUNK" < /dev/null
 	[ "$status" -eq 0 ]
 	[ "$stderr" = "aur-chunk: shared memory /$name has layout version 3, expected 2; remove it with: rm /dev/shm/$name; going on without counters" ]
