@@ -65,7 +65,13 @@ opt_double(const char *name, const char *arg, double lo, double hi, double *out)
 		neg = 1;
 		p++;
 	}
-	if (parse_decimal(p, &v) < 0 || (neg ? -v : v) < lo || (neg ? -v : v) > hi) {
+	if (parse_decimal(p, &v) < 0) {
+		/* 4.05e1 is 40.5 to strtod, but not to us: say what is taken. */
+		warnf("%s: expected a decimal number (digits and at most one '.') in %g..%g, not '%s'",
+		    name, lo, hi, arg);
+		return -1;
+	}
+	if ((neg ? -v : v) < lo || (neg ? -v : v) > hi) {
 		warnf("%s: expected %g..%g, not '%s'", name, lo, hi, arg);
 		return -1;
 	}

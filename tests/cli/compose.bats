@@ -52,6 +52,7 @@ ack_time() {
 	done <<-'TABLE'
 	--bpm 300 --duration 1|aur-compose: --bpm: expected 40..120, not '300'
 	--bpm 39.9 --duration 1|aur-compose: --bpm: expected 40..120, not '39.9'
+	--bpm 4.05e1 --duration 1|aur-compose: --bpm: expected a decimal number (digits and at most one '.') in 40..120, not '4.05e1'
 	--intensity 1.5 --duration 1|aur-compose: --intensity: expected 0..1, not '1.5'
 	--intensity -0.1 --duration 1|aur-compose: --intensity: expected 0..1, not '-0.1'
 	--key H --duration 1|aur-compose: --key: expected C, C#, Db, D, D#, Eb, E, F, F#, Gb, G, G#, Ab, A, A#, Bb or B, not 'H'

@@ -39,7 +39,7 @@ check() {
 	|2|usage: aur-meter
 	a.wav b.wav|2|usage: aur-meter
 	--minus a.wav|2|usage: aur-meter
-	--from x a.wav|2|aur-meter: --from: expected 0..1e+06, not 'x'
+	--from x a.wav|2|aur-meter: --from: expected a decimal number (digits and at most one '.') in 0..1e+06, not 'x'
 	--gap-db 3 a.wav|2|aur-meter: --gap-db: expected -200..0, not '3'
 	--from 2 --until 1 a.wav|2|aur-meter: --until: expected more than --from (2), not '1'
 	--frobnicate a.wav|2|usage: aur-meter
