@@ -14,7 +14,11 @@ export const KBPS_MIN = 6;
 export const KBPS_MAX = 510;
 
 /**
- * The policy's figures. A step needs HOLD_MS since the last one took effect;
+ * The policy's figures. An underrun steps down at once, but for the first in
+ * the START_GRACE_MS after a stream's first sound: the buffer's target is
+ * still finding the link's jitter then, and one underrun is the tiers' to
+ * mend (buffering.js); a second is the bitrate's. A step needs HOLD_MS since
+ * the last one took effect;
  * a buffer that stays below LOW_FRACTION of its target for LOW_MS, and falls
  * meanwhile, drains as surely as an underrun; HEALTHY_MS with no underrun and the level at least
  * FULL_FRACTION of the target earns a step up, and a step up that is undone
@@ -26,6 +30,7 @@ export const KBPS_MAX = 510;
  * takes that back.
  */
 export const POLICY = Object.freeze({
+	START_GRACE_MS: 10000,
 	HOLD_MS: 5000,
 	LOW_FRACTION: 0.5,
 	LOW_MS: 4000,
@@ -146,6 +151,8 @@ export class QualityPolicy {
 		this.lowLevel = 0;             // … when it was this low
 		this.healthySince = null;      // playing with a full buffer since then
 		this.goodSince = null;         // playing without starving since then
+		this.firstSoundAt = null;      // the stream's first sound
+		this.graceUsed = false;        // the one underrun its start may have
 	}
 
 	/** The bitrate the stream is at now (acknowledged), kbit/s; null for PCM. */
@@ -169,12 +176,20 @@ export class QualityPolicy {
 		this.lowSince = null;
 		this.healthySince = null;
 		this.goodSince = null;
+		this.firstSoundAt = null;
+		this.graceUsed = false;
 		// A start is no step and starts no hold: a link that cannot carry
 		// the first bitrate should not have to wait to be spared it.
 	}
 
 	/** The reserve ran dry while audio was flowing. */
 	underrun(nowMs) {
+		const early = this.firstSoundAt === null || nowMs - this.firstSoundAt < this.p.START_GRACE_MS;
+		if (early && !this.graceUsed && !this.atLowest) {
+			this.graceUsed = true;
+			this.healthySince = this.goodSince = null;
+			return;
+		}
 		this.starved(nowMs);
 	}
 
@@ -203,6 +218,7 @@ export class QualityPolicy {
 			this.lowSince = this.healthySince = this.goodSince = null;
 			return;
 		}
+		if (playing) this.firstSoundAt ??= nowMs;
 		if (levelMs < this.p.LOW_FRACTION * targetMs) {
 			if (this.lowSince === null) {
 				this.lowSince = nowMs;
@@ -245,16 +261,24 @@ export class QualityPolicy {
 		if (this.pending) {
 			if (nowMs - this.pending.at < this.p.ACK_TIMEOUT_MS) return null;
 			// Down, or back to where it was: whatever the server now codes
-			// at, the new session starts at the lower of the two.
-			const index = Math.max(this.index, this.pending.index);
+			// at, the new session starts at the lower of the two. A step up
+			// stuck like that is a try that failed.
+			const { index } = this.pending;
 			this.pending = null;
-			this.moveTo(index, nowMs);
+			if (index < this.index) this.tryFailed(index);
+			this.moveTo(Math.max(this.index, index), nowMs);
 			return { restart: this.kbps };
 		}
 		if (nowMs - this.lastStepAt < this.p.HOLD_MS) return null;
 		if (this.downWanted) {
 			this.downWanted = false;
-			if (!this.atLowest) return this.request(this.index + 1, nowMs);
+			if (!this.atLowest) {
+				// Starving on trial: the step up that brought it here failed,
+				// whenever the ack of the step down comes.
+				if (this.probation?.index === this.index && nowMs < this.probation.until) this.tryFailed(this.index);
+				this.probation = null;
+				return this.request(this.index + 1, nowMs);
+			}
 		}
 		if (this.index > 0 && this.healthySince !== null
 			&& nowMs - this.healthySince >= this.upDelayMs[this.index - 1]) {
@@ -290,20 +314,17 @@ export class QualityPolicy {
 		if (index === from) return;
 		this.index = index;
 		this.steps++;
-		if (index < from) {
-			this.probation = { index, until: nowMs + this.p.PROBATION_MS };
-		} else {
-			// A step up undone on trial did not hold: wait twice as long
-			// before the next try at that rung.
-			if (this.probation && this.probation.index === from && nowMs < this.probation.until)
-				this.upDelayMs[from] = Math.min(this.p.UP_DELAY_MAX_MS, this.upDelayMs[from] * 2);
-			this.probation = null;
-		}
+		this.probation = index < from ? { index, until: nowMs + this.p.PROBATION_MS } : null;
 		// What happened before the change is about the old bitrate.
 		this.downWanted = false;
 		this.lowSince = null;
 		this.healthySince = null;
 		this.lastStepAt = nowMs;
+	}
+
+	/** A step up to rung `index` did not hold: wait twice as long before the next try. */
+	tryFailed(index) {
+		this.upDelayMs[index] = Math.min(this.p.UP_DELAY_MAX_MS, this.upDelayMs[index] * 2);
 	}
 
 	/** The server refused a quality message: it cannot change the bitrate; stop asking. */
