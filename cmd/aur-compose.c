@@ -96,7 +96,8 @@ static const char usage_text[] =
 	"answers, in the --ack-log FILE:\n"
 	"  {\"type\":\"ack\",\"id\":7,\"t\":12.345}           music time of the first event changed\n"
 	"  {\"type\":\"error\",\"id\":7,\"message\":\"...\"}   the message was rejected\n"
-	"Rejections are also reported on standard error as 'stdin:LINE: reason'.\n"
+	"Rejections are also reported on standard error as 'stdin:LINE: reason':\n"
+	"the first 20, then one every 10 s, and how many more were not.\n"
 	"\n"
 	"exit status: 0 done, or standard input closed (live), or the reader of\n"
 	"the output went away; 1 write or read error; 2 usage; 130/143 stopped by\n"
@@ -155,6 +156,56 @@ struct session {
 	double client_underruns;        /* the client's count at its last stats */
 	const char *preset;             /* the last preset applied */
 };
+
+/*
+ * Rejections on standard error, held to a budget: the client gets every
+ * one in its stream anyway, and under websocketd each line of standard
+ * error becomes a log line that carries the session's whole URL.  The first
+ * REJECT_LOG_BURST are written, then one every REJECT_LOG_EVERY_NS; the
+ * rest are counted and the count is written with the next line let
+ * through, and at exit.
+ */
+#define REJECT_LOG_BURST 20
+#define REJECT_LOG_EVERY_NS (10 * 1000000000LL)
+
+static struct {
+	int tokens;
+	int64_t refilled_ns;
+	unsigned long unreported;
+} reject_log = { .tokens = REJECT_LOG_BURST };
+
+static void
+reject_log_unreported(void)
+{
+	if (!reject_log.unreported)
+		return;
+	warnf("stdin: %lu more rejected messages were not reported here", reject_log.unreported);
+	reject_log.unreported = 0;
+}
+
+/* True when a rejection may be written now; counts it when not. */
+static bool
+reject_log_take(void)
+{
+	int64_t now = clock_now_ns();
+
+	if (!reject_log.refilled_ns)
+		reject_log.refilled_ns = now;
+	while (reject_log.tokens < REJECT_LOG_BURST &&
+	    now - reject_log.refilled_ns >= REJECT_LOG_EVERY_NS) {
+		reject_log.tokens++;
+		reject_log.refilled_ns += REJECT_LOG_EVERY_NS;
+	}
+	if (reject_log.tokens == REJECT_LOG_BURST)
+		reject_log.refilled_ns = now;
+	if (!reject_log.tokens) {
+		reject_log.unreported++;
+		return false;
+	}
+	reject_log.tokens--;
+	reject_log_unreported();
+	return true;
+}
 
 /* --- output --- */
 
@@ -225,7 +276,7 @@ control_report(struct session *s, const struct control_result *r)
 {
 	int64_t id = r->has_id ? (int64_t)r->id : SHM_ID_NONE;
 
-	if (!r->ok)
+	if (!r->ok && reject_log_take())
 		warn_at("stdin", r->line, "%s", r->message);
 	ack_log_write(s, r);
 	if (r->ok) {
@@ -722,6 +773,7 @@ main(int argc, char **argv)
 
 	err_init(argv[0]);
 	parse_options(argc, argv, &opt);
+	atexit(reject_log_unreported);
 	if (!opt.seed_given)
 		opt.seed = seed_from_clock();
 	stop_on_signals();

@@ -345,6 +345,20 @@ tonic_end() {
 	check_stream live.notes stopped
 }
 
+@test "live: a flood of bad messages is answered in full but logged within a budget" {
+	{
+		for i in $(seq 100); do echo "{\"type\":\"control\",\"id\":$i,\"bpm\":999}"; done
+		sleep 0.3
+	} | "$AUR_COMPOSE" --live --seed 6 --ack-log acks.jsonl > live.notes 2> err.txt
+	# Every message is answered...
+	[ "$(jq -s 'map(select(.type == "error")) | length' acks.jsonl)" -eq 100 ]
+	# ... and standard error has the first 20 and a count of the rest.
+	[ "$(grep -c 'bpm 999 is out of 40..120' err.txt)" -eq 20 ]
+	[ "$(sed -n 20p err.txt)" = "aur-compose: stdin:20: bpm 999 is out of 40..120" ]
+	[ "$(tail -n 1 err.txt)" = "aur-compose: stdin: 80 more rejected messages were not reported here" ]
+	[ "$(wc -l < err.txt)" -eq 21 ]
+}
+
 @test "live: each bad message is rejected with its reason and the music goes on" {
 	# message | reason | id in the answer
 	cat > table <<-'TABLE'
