@@ -250,7 +250,7 @@ test('the decoded Opus stream lies where the PCM stream of the same music does, 
 	assert.ok(corr(312) < 0.5 && corr(-312) < 0.5, 'a pre-skip off would not pass');
 });
 
-test('a quality message changes the bitrate from the acked chunk on; the page counts it at the ack', async (t) => {
+test('a quality message changes the bitrate from the acked chunk on; the page counts it at the ack and reconnects there', async (t) => {
 	const { context, page, problems } = await openPage();
 	await page.click('#play');
 	await until(page, () => window.auralis.stats().state === 'playing', null, { timeout: 5000, what: 'playing' });
@@ -280,6 +280,14 @@ test('a quality message changes the bitrate from the acked chunk on; the page co
 	// No latency measured, no activity line: the listener asked for nothing.
 	assert.equal((await stats(page)).lastLatencyMs, null);
 	assert.doesNotMatch(await page.textContent('#change'), /Bitrate/);
+	// A new connection starts where the ladder is.
+	await page.evaluate(() => window.auralis.session.connection.reconnect('a test'));
+	await until(page, () => window.received.filter((m) => m.type === 'hello').length === 2, null,
+		{ timeout: 5000, what: 'the second hello' });
+	const hellos = await page.evaluate(() => window.received.filter((m) => m.type === 'hello'));
+	assert.equal(hellos[1].kbps, 32);
+	assert.equal(new URL(await page.evaluate(() => window.auralis.session.connection.ws.url)).searchParams.get('kbps'), '32');
+	await until(page, () => window.auralis.stats().state === 'playing', null, { timeout: 5000, what: 'playing again' });
 	assert.deepEqual(problems, []);
 	await context.close();
 });

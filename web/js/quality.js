@@ -17,17 +17,16 @@ export const KBPS_MAX = 510;
  * The policy's figures. An underrun steps down at once, but for the first in
  * the START_GRACE_MS after a stream's first sound: the buffer's target is
  * still finding the link's jitter then, and one underrun is the tiers' to
- * mend (buffering.js); a second is the bitrate's. A step needs HOLD_MS since
- * the last one took effect;
- * a buffer that stays below LOW_FRACTION of its target for LOW_MS, and falls
- * meanwhile, drains as surely as an underrun; HEALTHY_MS with no underrun and the level at least
- * FULL_FRACTION of the target earns a step up, and a step up that is undone
- * within PROBATION_MS doubles the wait before the next try at that rung, up
- * to UP_DELAY_MAX_MS. A request the server has not acknowledged after
- * ACK_TIMEOUT_MS is stuck behind a backlog: the page connects again at the
- * lower bitrate (decide). At the lowest rung, SLOW_COUNT starvations
- * within SLOW_WINDOW_MS mean the link is too slow; CLEAR_MS of good playback
- * takes that back.
+ * mend (buffering.js); a second is the bitrate's. A buffer that stays below
+ * LOW_FRACTION of its target for LOW_MS, and falls meanwhile, drains as
+ * surely as an underrun. A step needs HOLD_MS since the last one took effect.
+ * HEALTHY_MS with no underrun and the level at least FULL_FRACTION of the
+ * target earns a step up; one undone within PROBATION_MS doubles the wait
+ * before the next try at that rung, up to UP_DELAY_MAX_MS. A request the
+ * server has not acknowledged after ACK_TIMEOUT_MS is stuck behind a backlog:
+ * the page connects again at the lower bitrate (decide). At the lowest rung,
+ * SLOW_COUNT starvations within SLOW_WINDOW_MS mean the link is too slow;
+ * CLEAR_MS of good playback takes that back.
  */
 export const POLICY = Object.freeze({
 	START_GRACE_MS: 10000,
@@ -129,9 +128,9 @@ export class RateMeter {
  *
  * The page tells it what happens (streamStarted, underrun, observe, acked,
  * lost, refused); decide() says when to ask the server for another bitrate,
- * and marks the request pending until its ack, or when to start over. A policy made
- * with top = null (a PCM stream) has one rung and never asks; it still tells
- * when the link is too slow.
+ * and marks the request pending until its ack, or when to start over. A
+ * policy made with top = null (a PCM stream) has one rung and never asks; it
+ * still tells when the link is too slow.
  */
 export class QualityPolicy {
 	constructor({ top = LADDER_KBPS[0], figures = POLICY } = {}) {
