@@ -63,7 +63,9 @@
 #define SNAPSHOTS 13                    /* the window, in 12 steps, and its start */
 #define ORIGINS_MAX 32                  /* --cors-origin entries */
 #define CONNECTIONS_PER_THREAD 256
-#define CONNECTION_TIMEOUT_S 30
+#define CONNECTION_TIMEOUT_S 30         /* libmicrohttpd's: since the last byte */
+#define PER_ADDRESS_MAX 64              /* connections from one client address */
+#define LOOPBACK_RESERVE 16             /* connections only loopback clients may take */
 #define REASONS_MAX 8
 #define REASON_LEN 320
 #define NS 1000000000LL
@@ -87,15 +89,21 @@ static const char usage_text[] =
 	"      --cors-origin LIST  web pages that may read the answers: origins such\n"
 	"                          as https://example.org:8443, comma-separated, or *\n"
 	"                          for any; repeatable.  Pages served over http from\n"
-	"                          the host that the request was addressed to (any\n"
-	"                          port) are always allowed.\n"
+	"                          the address aur-stat listens on (any port; and\n"
+	"                          localhost, 127.0.0.1 and [::1] when it is a\n"
+	"                          loopback one) are always allowed.\n"
 	"  -s, --soundfont FILE    the SoundFont the sessions use, found as aur-render\n"
 	"                          finds it (see aur-render --help)\n"
 	"  -r, --rate HZ           the sessions' sample rate, 8000..192000 (default 44100)\n"
 	"  -w, --window SECONDS    health looks at the last SECONDS, 1..3600 (default 60)\n"
 	"  -t, --threads N         threads that answer requests, 1..64 (default 4)\n"
+	"      --header-timeout S  a connection must send a whole request head within\n"
+	"                          S seconds of being ready for one, 1..600 (default 10)\n"
 	"  -h, --help              show this help\n"
 	"  -V, --version           show the version\n"
+	"\n"
+	"A client address may hold 64 connections; the last 16 of all are kept\n"
+	"for clients on 127.0.0.1 or ::1, such as a local health check.\n"
 	"\n"
 	"Only GET and HEAD are served, and OPTIONS for CORS preflight requests;\n"
 	"other methods get 405, other paths 404, both with a JSON body.  On start\n"
@@ -121,6 +129,7 @@ struct options {
 	long rate;
 	double window_s;
 	long threads;
+	double header_timeout_s;
 	const char *origins[ORIGINS_MAX];
 	int norigins;
 	bool any_origin;
@@ -1276,18 +1285,38 @@ host_part(const char *s, char *out, size_t outlen)
 	return true;
 }
 
+/* True when host (as in a URL: "[::1]" for IPv6) names the address we listen on. */
+static bool
+host_is_ours(const char *host)
+{
+	static const char *const loopback[] = { "127.0.0.1", "localhost", "[::1]" };
+	bool ours_loopback = !strcmp(opt.address, "127.0.0.1") || !strcmp(opt.address, "::1");
+	size_t n = strlen(opt.address);
+
+	if (ours_loopback) {
+		for (size_t i = 0; i < sizeof loopback / sizeof *loopback; i++)
+			if (!strcasecmp(host, loopback[i]))
+				return true;
+		return false;
+	}
+	if (host[0] == '[')
+		return strlen(host) == n + 2 && !strncasecmp(host + 1, opt.address, n) && host[n + 1] == ']';
+	return !strcasecmp(host, opt.address);
+}
+
 /*
  * The Access-Control-Allow-Origin to answer a request with, or NULL:
  * "*" with --cors-origin '*', the Origin itself when it is listed, or when
- * it is http on the host that the request was addressed to (its Host
- * header): the page from websocketd on another port of this machine.
+ * it is http on the address we listen on (any port): the page from
+ * websocketd on another port of this machine.  Not the Host header's name:
+ * a page of evil.example whose name has been pointed at this machine (DNS
+ * rebinding) sends Host: evil.example, and must not read the answers.
  */
 static const char *
 cors_origin(struct MHD_Connection *conn)
 {
 	const char *origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
-	const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Host");
-	char origin_host[300], request_host[300];
+	char origin_host[300];
 
 	if (!origin)
 		return NULL;
@@ -1296,10 +1325,8 @@ cors_origin(struct MHD_Connection *conn)
 	for (int i = 0; i < opt.norigins; i++)
 		if (!strcasecmp(origin, opt.origins[i]))
 			return origin;
-	if (host && !strncasecmp(origin, "http://", 7) &&
-	    host_part(origin + 7, origin_host, sizeof origin_host) &&
-	    host_part(host, request_host, sizeof request_host) &&
-	    !strcasecmp(origin_host, request_host))
+	if (!strncasecmp(origin, "http://", 7) &&
+	    host_part(origin + 7, origin_host, sizeof origin_host) && host_is_ours(origin_host))
 		return origin;
 	return NULL;
 }
@@ -1377,6 +1404,136 @@ respond_error(struct MHD_Connection *conn, unsigned status, const char *what, co
 	return respond_json(conn, status, doc, ok, allow);
 }
 
+/*
+ * Slow clients.  libmicrohttpd's timeout counts from a connection's last
+ * byte, so a client that trickles a header line every few seconds holds
+ * its connection for ever, and a thousand such clients every connection
+ * there is.  So each connection has a deadline for a whole request head,
+ * --header-timeout from when it is ready for one (accepted, or its last
+ * answer sent): once a second the main thread shuts down the socket of a
+ * connection past it, and libmicrohttpd then closes the connection.  The
+ * list is guarded by a mutex that libmicrohttpd's notification of a closed
+ * connection takes too, and it calls that before it closes the socket:
+ * so a descriptor in the list is never one that has been closed and
+ * perhaps reused.  Each client address may hold PER_ADDRESS_MAX
+ * connections (libmicrohttpd counts them), and the last LOOPBACK_RESERVE
+ * of the whole are kept for clients on 127.0.0.1 or ::1: a local health
+ * check still gets in when the rest of the world holds every other one.
+ */
+struct guarded {
+	int fd;
+	int64_t waiting_ns;             /* ready for a request since; 0 while in one */
+	struct guarded *prev, *next;
+};
+
+static pthread_mutex_t guard_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct guarded guard_list = { .prev = &guard_list, .next = &guard_list };
+static unsigned guard_count;
+
+static void
+on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+	enum MHD_ConnectionNotificationCode code)
+{
+	struct guarded *g = *socket_context;
+	const union MHD_ConnectionInfo *info;
+
+	(void)cls;
+	pthread_mutex_lock(&guard_lock);
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (info && (g = calloc(1, sizeof *g))) {
+			g->fd = info->connect_fd;
+			g->waiting_ns = clock_now_ns();
+			g->next = &guard_list;
+			g->prev = guard_list.prev;
+			g->prev->next = g;
+			guard_list.prev = g;
+			*socket_context = g;
+		}
+		guard_count++;
+	} else {
+		if (g) {
+			g->prev->next = g->next;
+			g->next->prev = g->prev;
+			free(g);
+			*socket_context = NULL;
+		}
+		guard_count--;
+	}
+	pthread_mutex_unlock(&guard_lock);
+}
+
+/* Marks the connection of a request as in one (waiting false) or ready for the next. */
+static void
+guard_mark(struct MHD_Connection *conn, bool waiting)
+{
+	const union MHD_ConnectionInfo *info =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct guarded *g = info ? info->socket_context : NULL;
+
+	if (!g)
+		return;
+	pthread_mutex_lock(&guard_lock);
+	g->waiting_ns = waiting ? clock_now_ns() : 0;
+	pthread_mutex_unlock(&guard_lock);
+}
+
+static void
+on_completed(void *cls, struct MHD_Connection *conn, void **state,
+	enum MHD_RequestTerminationCode code)
+{
+	(void)cls;
+	(void)state;
+	(void)code;
+	guard_mark(conn, true);
+}
+
+/* Shuts down the connections that took too long over a request head. */
+static void
+guard_sweep(void)
+{
+	int64_t limit = (int64_t)(opt.header_timeout_s * NS), now = clock_now_ns();
+
+	pthread_mutex_lock(&guard_lock);
+	for (struct guarded *g = guard_list.next; g != &guard_list; g = g->next)
+		if (g->waiting_ns && now - g->waiting_ns > limit) {
+			shutdown(g->fd, SHUT_RDWR);
+			g->waiting_ns = 0;      /* once is enough */
+		}
+	pthread_mutex_unlock(&guard_lock);
+}
+
+/* 127.0.0.1 or ::1 (also as ::ffff:127.0.0.1): where a local health check comes from. */
+static bool
+address_is_local(const struct sockaddr *addr, socklen_t len)
+{
+	static const unsigned char v4[4] = { 127, 0, 0, 1 };
+
+	if (addr->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in))
+		return ntohl(((const struct sockaddr_in *)addr)->sin_addr.s_addr) == INADDR_LOOPBACK;
+	if (addr->sa_family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6)) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)addr)->sin6_addr;
+
+		return IN6_IS_ADDR_LOOPBACK(a) ||
+		    (IN6_IS_ADDR_V4MAPPED(a) && !memcmp(a->s6_addr + 12, v4, 4));
+	}
+	return false;
+}
+
+/* Keeps the last LOOPBACK_RESERVE connections for local clients. */
+static enum MHD_Result
+on_accept(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+	unsigned limit = (unsigned)(CONNECTIONS_PER_THREAD * opt.threads) - LOOPBACK_RESERVE;
+	unsigned n;
+
+	(void)cls;
+	pthread_mutex_lock(&guard_lock);
+	n = guard_count;
+	pthread_mutex_unlock(&guard_lock);
+	return n < limit || address_is_local(addr, len) ? MHD_YES : MHD_NO;
+}
+
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
 	const char *version, const char *upload_data, size_t *upload_data_size, void **state)
@@ -1387,6 +1544,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 	bool ok = true;
 	json_t *doc;
 
+	if (!*state)
+		guard_mark(conn, false);        /* the head is in */
 	/* Answered at once, on the first call: a request body is never read. */
 	if (!get && strcmp(method, MHD_HTTP_METHOD_OPTIONS))
 		return respond_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed",
@@ -1467,7 +1626,7 @@ origins_add(char *list)
 static void
 parse_options(int argc, char **argv)
 {
-	enum { OPT_PORT_FILE = 256, OPT_CORS };
+	enum { OPT_PORT_FILE = 256, OPT_CORS, OPT_HEADER_TIMEOUT };
 	static const struct option longopts[] = {
 		{ "address", required_argument, NULL, 'a' },
 		{ "port", required_argument, NULL, 'p' },
@@ -1477,6 +1636,7 @@ parse_options(int argc, char **argv)
 		{ "rate", required_argument, NULL, 'r' },
 		{ "window", required_argument, NULL, 'w' },
 		{ "threads", required_argument, NULL, 't' },
+		{ "header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -1485,6 +1645,7 @@ parse_options(int argc, char **argv)
 
 	opt = (struct options){
 		.address = "127.0.0.1", .port = 8081, .rate = 44100, .window_s = 60, .threads = 4,
+		.header_timeout_s = 10,
 	};
 	while ((c = getopt_long(argc, argv, "a:p:s:r:w:t:hV", longopts, NULL)) != -1) {
 		int bad = 0;
@@ -1494,6 +1655,9 @@ parse_options(int argc, char **argv)
 		case 'p': bad = opt_long("--port", optarg, 0, 65535, &opt.port); break;
 		case OPT_PORT_FILE: opt.port_file = optarg; break;
 		case OPT_CORS: bad = !origins_add(optarg); break;
+		case OPT_HEADER_TIMEOUT:
+			bad = opt_double("--header-timeout", optarg, 1, 600, &opt.header_timeout_s);
+			break;
 		case 's': opt.soundfont = optarg; break;
 		case 'r': bad = opt_long("--rate", optarg, 8000, 192000, &opt.rate); break;
 		case 'w': bad = opt_double("--window", optarg, 1, 3600, &opt.window_s); break;
@@ -1601,6 +1765,7 @@ main(int argc, char **argv)
 	char url[128];
 	unsigned port;
 	int fd, sig = 0;
+	int64_t every, next_snapshot;
 
 	err_init(argv[0]);
 	parse_options(argc, argv);
@@ -1619,27 +1784,40 @@ main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
 
 	fd = listen_socket(url, sizeof url, &port);
+	every = (int64_t)(opt.window_s * NS / (SNAPSHOTS - 1));
 	keep_up();
 	daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG,
-	    0, NULL, NULL, on_request, NULL,
+	    0, on_accept, NULL, on_request, NULL,
 	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
 	    MHD_OPTION_LISTEN_SOCKET, fd,
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)opt.threads,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)(CONNECTIONS_PER_THREAD * opt.threads),
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)PER_ADDRESS_MAX,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S,
+	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
 	    MHD_OPTION_END);
 	if (!daemon)
 		dief(AUR_EXIT_FAILURE, "cannot start the HTTP server on %s", url);
 	port_file_write(port);
 	warnf("listening on %s", url);
 
+	/* A snapshot every window/12, a sweep of slow connections every second. */
+	next_snapshot = clock_now_ns() + every;
 	while (sig != SIGINT && sig != SIGTERM) {
-		int64_t every = (int64_t)(opt.window_s * NS / (SNAPSHOTS - 1));
-		struct timespec ts = { .tv_sec = every / NS, .tv_nsec = every % NS };
+		int64_t wait = next_snapshot - clock_now_ns();
+		struct timespec ts;
 
+		wait = wait < 0 ? 0 : wait > NS ? NS : wait;
+		ts = (struct timespec){ .tv_sec = wait / NS, .tv_nsec = wait % NS };
 		sig = sigtimedwait(&stop_signals, NULL, &ts);
-		if (sig < 0 && errno == EAGAIN)
+		if (sig >= 0 || errno != EAGAIN)
+			continue;
+		guard_sweep();
+		if (clock_now_ns() >= next_snapshot) {
 			keep_up();
+			next_snapshot += every;
+		}
 	}
 	MHD_stop_daemon(daemon);       /* closes fd too */
 	pthread_mutex_lock(&seg_lock);

@@ -385,6 +385,43 @@ make_segment() {
 	get /api/status | jq -e '.health == "ok"'
 }
 
+@test "a client that trickles its request head is cut off at --header-timeout" {
+	make_segment
+	stat_start --header-timeout 2
+	# A header line every half second: libmicrohttpd's idle timeout never
+	# comes, the head's deadline does.
+	python3 "$AURALIS_ROOT/tests/ws/slow-http.py" "$STAT_PORT" 1 127.0.0.2 0.5 12 > slow.json
+	cat slow.json
+	jq -e '.closed == 1 and .closed_after[0] >= 2 and .closed_after[0] < 10' slow.json
+	# A client that sends its head at once is answered as ever.
+	get /api/status | jq -e '.health == "ok"'
+}
+
+@test "slow clients from many addresses cannot shut out a local health check" {
+	make_segment
+	stat_start
+	# 64 connections an address: the 36 past that from 127.0.0.2 are closed at once.
+	python3 "$AURALIS_ROOT/tests/ws/slow-http.py" "$STAT_PORT" 100 127.0.0.2 1 2 > one.json
+	cat one.json
+	jq -e '.held_at_1s == 64 and .closed == 36' one.json
+	# 1100 from twenty addresses hold every connection but the sixteen kept
+	# for 127.0.0.1 and ::1, where a health check still gets its answer.
+	sources=$(seq -f '127.0.0.%g' 2 21 | paste -sd,)
+	python3 "$AURALIS_ROOT/tests/ws/slow-http.py" "$STAT_PORT" 1100 "$sources" 1 8 > many.json &
+	client=$!
+	for _ in $(seq 100); do
+		[ "$(ss -Htn state established "( sport = :$STAT_PORT )" | wc -l)" -ge 1000 ] && break
+		sleep 0.1
+	done
+	ss -Htn state established "( sport = :$STAT_PORT )" | wc -l
+	[ "$(ss -Htn state established "( sport = :$STAT_PORT )" | wc -l)" -ge 1000 ]
+	run curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$STAT_URL/api/status"
+	[ "$output" = 200 ]
+	wait "$client"
+	cat many.json
+	jq -e '.held_at_1s == 1008' many.json
+}
+
 @test "CORS: pages from the same host on any port, listed origins, or * -- no one else" {
 	make_segment
 	stat_start
@@ -399,7 +436,11 @@ make_segment() {
 	[ -z "$(allowed http://evil.example)" ]
 	[ -z "$(allowed http://127.0.0.1.evil.example:8080)" ]
 	[ -z "$(allowed https://127.0.0.1:8080)" ]
-	[ -z "$(allowed http://localhost:8080)" ]       # Host says 127.0.0.1
+	[ "$(allowed http://localhost:8080)" = http://localhost:8080 ]   # loopback names the same
+	# A page whose name was pointed at this machine (DNS rebinding) is not ours,
+	# whatever its Host header says.
+	[ -z "$(allowed http://evil.example:8080 evil.example:$STAT_PORT)" ]
+	[ -z "$(allowed http://evil.example evil.example)" ]
 	[ -z "$(allowed null)" ]
 	curl -s -D - -o /dev/null "$STAT_URL/api/status" | grep -qi '^Vary: Origin'
 	# Preflight.
