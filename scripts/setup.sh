@@ -8,7 +8,7 @@ AURALIS_PACKAGES_RUN="build-essential pkg-config meson ninja-build libfluidsynth
 libjansson-dev libmicrohttpd-dev libopus-dev fluid-soundfont-gm websocketd curl procps"
 # What the test suites need on top.
 AURALIS_PACKAGES_TEST="bats jq sox libsox-fmt-all libebur128-dev timgm6mb-soundfont fluidsynth curl python3
-clang libclang-rt-dev chromium"
+clang libclang-rt-dev chromium iproute2"
 
 # install_missing PACKAGE... - apt-get installs whichever are not installed.
 # As root it installs them; otherwise it prints the command and exits 1.
@@ -59,7 +59,12 @@ start_websocketd() {
 	shift 2
 	origins=$address:$port
 	[ "$address" != 127.0.0.1 ] || origins+=,localhost:$port
-	websocketd --address="$address" --port="$port" \
+	# A websocketd that can bound a message (--maxframesize, after 0.4.1) holds
+	# no client's message past what the composer takes, 64 KiB a line and its
+	# newline.  Debian's 0.4.1 cannot: docs/reliability.md.
+	local limit=()
+	websocketd --help 2>&1 | grep -q -- '-maxframesize' && limit=(--maxframesize=65537)
+	websocketd --address="$address" --port="$port" "${limit[@]}" \
 		--staticdir="$AURALIS_ROOT/web" --dir="$AURALIS_ROOT/scripts/ws" \
 		--origin="$origins${AURALIS_ORIGINS:+,$AURALIS_ORIGINS}" \
 		--passenv=PATH,AURALIS_SHM,AURALIS_SOUNDFONT,AURALIS_BIN,AURALIS_NOTES_DIR,AURALIS_STALL_TIMEOUT,ASAN_OPTIONS,UBSAN_OPTIONS,LSAN_OPTIONS \

@@ -224,3 +224,13 @@ setup() {
 	none 403
 	EOF2
 }
+
+@test "the page's folders are not listed" {
+	for dir in js css; do
+		curl -s "http://127.0.0.1:$WS_PORT/$dir/" > listing.html
+		! grep -q 'auralis\.\(js\|css\)' listing.html
+		grep -q 'url=/' listing.html
+	done
+	# The files themselves are served.
+	[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$WS_PORT/js/auralis.js")" = 200 ]
+}
