@@ -123,8 +123,7 @@ render_held() {
 	"$AUR_RENDER" --soundfont "$small" pad.notes > small-pad.raw
 	"$AUR_RENDER" --soundfont "$small" --soundfont "0:$fluid" pad.notes > mixed-pad.raw
 	cmp small-pad.raw mixed-pad.raw
-	! cmp -s mixed.raw small.raw
-	! cmp -s mixed.raw fluid.raw
+	if cmp -s mixed.raw small.raw || cmp -s mixed.raw fluid.raw; then false; fi
 	# A bound font that cannot be read is named, exit 5.
 	run "$AUR_RENDER" --soundfont "0,2:/nonexistent.sf2" two.notes
 	[ "$status" -eq 5 ]

@@ -121,7 +121,7 @@ tools_refuse() {
 	printf '%s\n' "$output" > out.jsonl
 	jq -c 'select(.type != "audio")' out.jsonl
 	[ "$(jq -r .type out.jsonl | sort | uniq -c | tr -s ' ' | tr '\n' ,)" = " 5 audio, 1 hello," ]
-	! grep -q evil out.jsonl
+	[ "$(grep -c evil out.jsonl)" -eq 0 ]
 	[ "$status" -eq 0 ]
 	[ "$stderr" = "aur-chunk: $(refusal "$AURALIS_SHM" "$OTHER_UID" 0600); going on without counters" ]
 }

@@ -295,7 +295,7 @@ make_segment() {
 	grep -qx 'auralis_session_info{session="odd \\"id\\" \\\\ with\\na newline and '$'\xef\xbf\xbd''",preset="bright",key="F#",mode="lydian",codec=""} 1' live.txt
 	grep -qx 'auralis_session_opus_kbps{session="plain"} 32' live.txt
 	grep -qx 'auralis_session_sent_bytes_total{session="plain"} 3500' live.txt
-	! grep -q 'auralis_session_opus_kbps{session="odd' live.txt
+	[ "$(grep -c 'auralis_session_opus_kbps{session="odd' live.txt)" -eq 0 ]
 	grep -qx 'auralis_session_buffer_seconds{session="odd \\"id\\" \\\\ with\\na newline and '$'\xef\xbf\xbd''"} 0.25' live.txt
 	# promtool, when it is installed, agrees.
 	if command -v promtool > /dev/null; then

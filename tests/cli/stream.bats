@@ -228,7 +228,7 @@ setup() {
 @test "the page's folders are not listed" {
 	for dir in js css; do
 		curl -s "http://127.0.0.1:$WS_PORT/$dir/" > listing.html
-		! grep -q 'auralis\.\(js\|css\)' listing.html
+		[ "$(grep -c 'auralis\.\(js\|css\)' listing.html)" -eq 0 ]
 		grep -q 'url=/' listing.html
 	done
 	# The files themselves are served.
