@@ -419,7 +419,9 @@ make_segment() {
 	[ "$output" = 200 ]
 	wait "$client"
 	cat many.json
-	jq -e '.held_at_1s == 1008' many.json
+	# 1024 less the 16 kept; the threads that accept read the count a
+	# connection or so late each, so a few more may get in, never all.
+	jq -e '.held_at_1s >= 1000 and .held_at_1s <= 1012' many.json
 }
 
 @test "CORS: pages from the same host on any port, listed origins, or * -- no one else" {

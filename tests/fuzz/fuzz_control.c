@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "control.h"
+#include "opusstream.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -76,7 +77,11 @@ check_message(const struct control_msg *m)
 		REQUIRE(!(m->given & ~((1u << CONTROL_STAT_COUNT) - 1)));
 		for (int i = 0; i < CONTROL_STAT_COUNT; i++)
 			if (m->given & 1u << i)
-				REQUIRE(isfinite(m->stat[i]) && m->stat[i] >= 0);
+				REQUIRE(isfinite(m->stat[i]) && m->stat[i] >= 0 &&
+				    (i == CONTROL_STAT_UNDERRUNS || m->stat[i] <= CONTROL_STAT_MS_MAX));
+		break;
+	case CONTROL_QUALITY:
+		REQUIRE(m->kbps >= OPUS_STREAM_KBPS_MIN && m->kbps <= OPUS_STREAM_KBPS_MAX);
 		break;
 	default:
 		REQUIRE(!"an accepted message of no known type");
