@@ -36,12 +36,12 @@ teardown() {
 @test "listeners that leave within 300 ms of connecting leave no process and no file behind" {
 	# Sessions ended as websocketd ends them (tests/ws/early-close.mjs): stdin
 	# closed, then SIGINT, SIGTERM and SIGKILL a little apart, at any moment
-	# of their start.  200 here, about 30 s; EARLY_CLOSE_RUNS=1000 for the
+	# of their start.  100 here, about 15 s; EARLY_CLOSE_RUNS=1000 for the
 	# long run (docs/reliability.md).
 	touch marker
 	export AURALIS_BIN=$AURALIS_BUILD
 	node "$AURALIS_ROOT/tests/ws/early-close.mjs" --script "$AURALIS_ROOT/scripts/aur-session" \
-		--runs "${EARLY_CLOSE_RUNS:-200}" > out.json
+		--runs "${EARLY_CLOSE_RUNS:-100}" > out.json
 	cat out.json
 	# Whichever step ended a session script, the processes it started end by
 	# themselves: at the end of their input, or when their reader is gone.

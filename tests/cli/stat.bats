@@ -407,7 +407,7 @@ make_segment() {
 	# 1100 from twenty addresses hold every connection but the sixteen kept
 	# for 127.0.0.1 and ::1, where a health check still gets its answer.
 	sources=$(seq -f '127.0.0.%g' 2 21 | paste -sd,)
-	python3 "$AURALIS_ROOT/tests/ws/slow-http.py" "$STAT_PORT" 1100 "$sources" 1 8 > many.json &
+	python3 "$AURALIS_ROOT/tests/ws/slow-http.py" "$STAT_PORT" 1100 "$sources" 1 4 > many.json &
 	client=$!
 	for _ in $(seq 100); do
 		[ "$(ss -Htn state established "( sport = :$STAT_PORT )" | wc -l)" -ge 1000 ] && break

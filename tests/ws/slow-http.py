@@ -5,7 +5,8 @@ which sends a request line and then one header line every EVERY seconds,
 never the blank line that ends the head.  After HOLD seconds it prints one
 JSON object: how many connections were accepted and still open after the
 first second ("held_at_1s"), how many the server closed ("closed"), and for
-each closed one how many seconds after it was made ("closed_after").
+each closed one how many seconds after it was made ("closed_after").  It
+stops early once the server has closed every connection.
 
 Usage: slow-http.py PORT COUNT SOURCES EVERY HOLD
        (SOURCES comma-separated, e.g. 127.0.0.2,127.0.0.3)"""
@@ -52,6 +53,8 @@ def close_seen(c, at):
 
 while time.monotonic() - start < hold:
     now = time.monotonic()
+    if all(c[2] is not None for c in conns):
+        break
     if held_at_1s is None and now - start >= 1:
         held_at_1s = sum(1 for c in conns if c[2] is None)
     if now >= next_line:
