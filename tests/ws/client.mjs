@@ -172,11 +172,12 @@ function listen(index) {
 				s.errors.push({ id: m.id, message: m.message });
 			}
 		});
-		let finished = false;
+		let finished = false, deadline = null;
 		const finish = () => {
 			if (finished) return;
 			finished = true;
 			for (const t of timers) clearTimeout(t);
+			clearTimeout(deadline);         // a closed connection ends the run at once
 			const sorted = [...s.lateness_ms].sort((a, b) => a - b);
 			s.lateness = { p50: percentile(sorted, 50), p95: percentile(sorted, 95),
 				p99: percentile(sorted, 99), max: sorted.length ? sorted[sorted.length - 1] : null };
@@ -203,7 +204,7 @@ function listen(index) {
 			s.error = String(e.message || e);
 		});
 		let done = false;
-		setTimeout(() => {
+		deadline = setTimeout(() => {
 			done = true;
 			if (finished) return;
 			if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING)
