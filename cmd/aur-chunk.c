@@ -443,6 +443,18 @@ coding_publish(struct chunker *ck)
 }
 
 /*
+ * The music time of chunk seq's first frame, in seconds: whole seconds and
+ * milliseconds apart, so that 0.1, 0.2 ... print as written.
+ */
+static double
+chunk_seconds(const struct chunker *ck, uint64_t seq)
+{
+	int64_t t_ms = (int64_t)seq * ck->opt->chunk_ms;
+
+	return (double)(t_ms / 1000) + (double)(t_ms % 1000) / 1000;
+}
+
+/*
  * A request for another bitrate: the Opus encoder takes it from the chunk
  * about to be coded, seq, whose music time the ack names.
  */
@@ -450,7 +462,6 @@ static void
 quality_apply(struct chunker *ck, const struct shm_record *rec)
 {
 	struct shm_record ack = { .kind = SHM_RECORD_ACK, .id = rec->id };
-	int64_t t_ms = (int64_t)ck->seq * ck->opt->chunk_ms;
 
 	if (!ck->opus) {
 		error_hold(ck, rec->id, "quality: this stream is PCM, which has no bitrate to set "
@@ -468,7 +479,7 @@ quality_apply(struct chunker *ck, const struct shm_record *rec)
 	coding_publish(ck);
 	if (rec->id == SHM_ID_NONE)
 		return;
-	ack.t = (double)(t_ms / 1000) + (double)(t_ms % 1000) / 1000;
+	ack.t = chunk_seconds(ck, ck->seq);
 	ack_hold(ck, &ack);
 }
 
@@ -593,7 +604,7 @@ send_chunk(struct chunker *ck, size_t frames, bool last)
 
 	drain_ring(ck);
 	out_printf(ck, "{\"type\":\"audio\",\"seq\":%llu,\"t\":", (unsigned long long)seq);
-	out_seconds(ck, (double)(t_ms / 1000) + (double)(t_ms % 1000) / 1000);
+	out_seconds(ck, chunk_seconds(ck, seq));
 	out_printf(ck, ",\"timestamp\":%lld,\"duration_ms\":%ld,\"sample_rate\":%ld,"
 		"\"channels\":%ld,", (long long)clock_unix_ms(), ck->opt->chunk_ms,
 		ck->opt->rate, ck->opt->channels);
