@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "opusstream.h"
 
 struct audiofile {
 	SNDFILE *sf;
@@ -152,8 +153,6 @@ audiofile_is_opus(const char *path)
 int
 audiofile_settings(const char *path, long *rate, long *kbps, char *err, size_t errlen)
 {
-	static const long opus_rates[] = { 8000, 12000, 16000, 24000, 48000 };
-
 	if (!audiofile_is_opus(path)) {
 		if (*kbps) {
 			snprintf(err, errlen, "--bitrate: only for an .opus output");
@@ -167,9 +166,8 @@ audiofile_settings(const char *path, long *rate, long *kbps, char *err, size_t e
 		*rate = AUDIOFILE_OPUS_RATE;
 	if (!*kbps)
 		*kbps = AUDIOFILE_OPUS_KBPS;
-	for (size_t i = 0; i < sizeof opus_rates / sizeof opus_rates[0]; i++)
-		if (*rate == opus_rates[i])
-			return 0;
+	if (opus_stream_rate_ok(*rate))
+		return 0;
 	snprintf(err, errlen, "--rate: an .opus file takes 8000, 12000, 16000, 24000 or 48000, not %ld",
 	    *rate);
 	return -1;

@@ -18,12 +18,6 @@ struct opus_stream {
 	int16_t *pcm;                   /* one packet's samples, host order */
 };
 
-int
-opus_stream_rate_ok(long rate)
-{
-	return rate == 8000 || rate == 12000 || rate == 16000 || rate == 24000 || rate == 48000;
-}
-
 struct opus_stream *
 opus_stream_new(long rate, int channels, int kbps, int complexity, char *err, size_t errlen)
 {

@@ -19,8 +19,16 @@
 
 struct opus_stream;
 
-/* True when Opus codes at rate Hz: 8000, 12000, 16000, 24000 or 48000. */
-int opus_stream_rate_ok(long rate);
+/*
+ * True when Opus codes at rate Hz: 8000, 12000, 16000, 24000 or 48000 (for
+ * the live stream and for .opus files alike; no libopus call, so a tool
+ * that does not link libopus may ask too).
+ */
+static inline int
+opus_stream_rate_ok(long rate)
+{
+	return rate == 8000 || rate == 12000 || rate == 16000 || rate == 24000 || rate == 48000;
+}
 
 /*
  * A new encoder for channels (1 or 2) at rate Hz, kbps kbit/s and
