@@ -61,23 +61,34 @@ session_processes() {
 	done
 }
 
-# wait_no_sessions SECONDS - waits until no session process is left.
-wait_no_sessions() {
+# poll_for SECONDS COMMAND... - runs COMMAND every 50 ms until it succeeds;
+# fails when SECONDS pass first.
+poll_for() {
 	local deadline=$(( $(date +%s%N) + ${1%.*}000000000 ))
-	while [ -n "$(sessions)$(session_processes)" ]; do
+	shift
+	until "$@"; do
 		[ "$(date +%s%N)" -lt "$deadline" ] || return 1
 		sleep 0.05
 	done
 }
 
+no_session_left() {
+	[ -z "$(sessions)$(session_processes)" ]
+}
+
+session_running() {
+	[ -n "$(sessions)" ] && [ "$(session_processes | wc -l)" -ge 4 ]
+}
+
+# wait_no_sessions SECONDS - waits until no session process is left.
+wait_no_sessions() {
+	poll_for "$1" no_session_left
+}
+
 # wait_session_running SECONDS - waits until a session's script and its three
 # tools run.
 wait_session_running() {
-	local deadline=$(( $(date +%s%N) + ${1%.*}000000000 ))
-	until [ -n "$(sessions)" ] && [ "$(session_processes | wc -l)" -ge 4 ]; do
-		[ "$(date +%s%N)" -lt "$deadline" ] || return 1
-		sleep 0.05
-	done
+	poll_for "$1" session_running
 }
 
 # total NAME - a shared-memory total (see shm-post --totals).
