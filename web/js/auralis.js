@@ -31,6 +31,9 @@ const STATS_INTERVAL_MS = 2000;
 const QUALITY_TICK_MS = 250;         // how often the bitrate policy looks at the buffer
 const DECODER_FAILURES = 2;          // Opus decoder failures in one Play before PCM instead
 
+/** What a listener reads when the server ends the stream for good (a bye without reconnect). */
+export const SHUTDOWN_TEXT = 'The server is shutting down';
+
 /** Words for what a control message asked, for the activity line. */
 function describe(kind, values) {
 	if (kind === 'preset') return `Preset ${PRESETS[values.name].label}`;
@@ -85,6 +88,8 @@ export class Auralis extends EventTarget {
 		this.active = false;         // Play pressed and not stopped
 		this.fatal = null;           // words of an error that retrying cannot mend
 		this.refused = null;         // the server's words when it closed on us without audio
+		this.handover = false;       // sent on by a bye: the old stream plays out, the next follows it
+		this.ended = null;           // words for a stream the server ended (a bye without reconnect)
 		this.connected = false;      // the socket is open and the hello was right
 		this.everConnected = false;  // since Play: a later connection is a reconnection
 		this.playedThisStream = false;
@@ -132,7 +137,8 @@ export class Auralis extends EventTarget {
 	async play() {
 		if (this.active) return;
 		this.active = true;
-		this.fatal = this.refused = null;
+		this.fatal = this.refused = this.ended = null;
+		this.handover = false;
 		this.everConnected = false;
 		this.connected = false;
 		this.playedThisStream = false;
@@ -192,6 +198,7 @@ export class Auralis extends EventTarget {
 		this.active = false;
 		this.connection.close();
 		this.connected = false;
+		this.handover = false;
 		clearInterval(this.statsTimer);
 		this.statsTimer = null;
 		this.pending.clear();
@@ -333,6 +340,7 @@ export class Auralis extends EventTarget {
 		case 'audio': return this.onAudio(m, detail.arrival);
 		case 'ack': return this.onAck(m);
 		case 'error': return this.onError(m);
+		case 'bye': return this.onBye(m);
 		default: return;    // a later minor version may add types: ignore them
 		}
 	}
@@ -362,7 +370,8 @@ export class Auralis extends EventTarget {
 		this.codec = m.codec === 'opus' ? 'opus' : 'pcm';    // a server before Opus says nothing: PCM
 		this.bitrate = this.codec === 'opus' && Number.isFinite(m.kbps) ? m.kbps : null;
 		const rate = m.sample_rate || (this.codec === 'opus' ? 48000 : 44100);
-		this.player.newStream(rate, this.chunkMs);
+		// After a bye the old stream is whole: it plays out, and this one follows.
+		this.player.newStream(rate, this.chunkMs, { follow: this.handover });
 		this.streamUnderruns = 0;
 		this.startLadder();
 		// The session started with the settings in the URL: that is what plays.
@@ -522,6 +531,25 @@ export class Auralis extends EventTarget {
 		this.updateState();
 	}
 
+	/**
+	 * The server is going (protocol.md: bye). reconnect true: the connection
+	 * goes on to another node by itself, at once (connection.js); meanwhile
+	 * the buffer plays on, and the next stream follows it, so the listener
+	 * hears little or no gap and reads no error. Otherwise the stream ends
+	 * here, said in words, and only Play starts it again.
+	 */
+	onBye(m) {
+		if (m.reconnect === true) {
+			this.handover = true;
+			// What the Opus decoder still holds is the stream's last audio.
+			this.decoder?.drain();
+			this.updateState();
+			return;
+		}
+		this.ended = SHUTDOWN_TEXT;    // the state stop() shows, until the next Play
+		this.stop();
+	}
+
 	onClose() {
 		if (this.active && !this.playerReady && this.early) {
 			this.early.push(CLOSED);    // after the messages that came before it
@@ -558,6 +586,7 @@ export class Auralis extends EventTarget {
 			this.playerMode = 'playing';
 			if (this.connected) {
 				this.playedThisStream = true;
+				this.handover = false;
 				this.restartNote = '';
 				if (this.pendingStart) {
 					this.pendingStart = false;
@@ -646,8 +675,11 @@ export class Auralis extends EventTarget {
 	// ---- the indicator --------------------------------------------------------
 
 	computeState() {
-		if (!this.active) return ['stopped', ''];
+		if (!this.active) return ['stopped', this.ended ?? ''];
 		if (this.fatal) return ['error', this.fatal];
+		// Moving to another node after a bye, while the old stream still
+		// sounds: nothing the listener needs to hear about.
+		if (this.handover && this.playerMode === 'playing') return ['playing', this.quality?.tooSlow ? TOO_SLOW_TEXT : ''];
 		const retry = this.retryAt ? this.retryText : '';
 		if (!this.connected) {
 			// The server's words are shown as a problem; the indicator says when it tries again.

@@ -1,11 +1,30 @@
 // connection.js - the WebSocket to the stream, and getting it back when it
 // goes: exponential backoff 1, 2, 4 … 60 s with ±20 % jitter, so that a
 // server coming back after a restart is not met by every listener at once.
+// A server that says bye and asks to be connected to again (a node that
+// drains, protocol.md: bye) is not a failure: the page connects again at
+// once, and waits only if the new connection is sent away too.
 
 /** The delay before retry number `attempt` (0 for the first), in ms. */
 export function backoffDelay(attempt, random = Math.random) {
 	const base = Math.min(60, 2 ** Math.min(attempt, 6)) * 1000;
 	return Math.round(base * (0.8 + 0.4 * random()));
+}
+
+/**
+ * A bye this soon after its connection opened is "sent away again at once"
+ * (a draining node sends new sessions on as they start). Short: a slow start
+ * misjudged costs only a retry without a delay.
+ */
+export const BYE_SOON_MS = 1000;
+
+/**
+ * The delay before connecting again after the `byes`-th bye in a row (1 for
+ * the first), in ms: none for the first, then 100, 200, 400 … up to 2 s, for
+ * a balancer that has not yet seen the node go down.
+ */
+export function byeDelay(byes) {
+	return byes <= 1 ? 0 : Math.min(2000, 100 * 2 ** Math.min(byes - 2, 5));
 }
 
 /**
@@ -16,6 +35,11 @@ export function backoffDelay(attempt, random = Math.random) {
  *   close    {code, reason, clean} the socket closed (not by close())
  *   retry    {delayMs, attempt, at} a new attempt is scheduled at `at` (performance.now())
  *   bad      {text}                a message that was not JSON
+ *
+ * A bye message is emitted like any other, and then acted on here: with
+ * reconnect true the socket is closed and a new one opened at once (or after
+ * byeDelay), with no close-and-retry of a failure; otherwise the connection
+ * closes for good, as by close().
  */
 export class Connection extends EventTarget {
 	/** url: a function giving the URL at each attempt (settings change in between). */
@@ -27,6 +51,8 @@ export class Connection extends EventTarget {
 		this.attempt = 0;
 		this.timer = null;
 		this.wanted = false;
+		this.openedAt = null;        // performance.now() when the current socket opened
+		this.byes = 0;               // byes in a row, each soon after its connection opened
 		this.onOnline = () => {
 			// The network is back: waiting out the rest of a long backoff would
 			// only keep the listener in silence.
@@ -42,6 +68,7 @@ export class Connection extends EventTarget {
 	open() {
 		this.wanted = true;
 		this.attempt = 0;
+		this.byes = 0;
 		globalThis.addEventListener?.('online', this.onOnline);
 		this.connect();
 	}
@@ -56,6 +83,7 @@ export class Connection extends EventTarget {
 		globalThis.removeEventListener?.('online', this.onOnline);
 		clearTimeout(this.timer);
 		this.timer = null;
+		this.openedAt = null;
 		const ws = this.ws;
 		this.ws = null;
 		if (ws) {
@@ -83,17 +111,42 @@ export class Connection extends EventTarget {
 	 */
 	reconnect(reason = 'starting over') {
 		if (!this.wanted) return;
+		this.drop(reason);
+		this.connect();
+	}
+
+	/**
+	 * The server said bye (protocol.md). reconnect true: another node takes
+	 * over, so connect again to the same URL at once; when this connection
+	 * was itself sent away soon after it opened, after byeDelay. Otherwise
+	 * the stream is over: no retry.
+	 */
+	bye(message) {
+		if (!this.wanted || !this.ws) return;
+		if (message.reconnect !== true) {
+			this.close();
+			return;
+		}
+		const soon = this.openedAt !== null && performance.now() - this.openedAt < BYE_SOON_MS;
+		this.byes = soon ? this.byes + 1 : 1;
+		this.drop('the server said bye');
+		const delayMs = byeDelay(this.byes);
+		if (delayMs === 0) this.connect();
+		else this.timer = setTimeout(() => this.connect(), delayMs);
+	}
+
+	/** Lets the current socket go (closing it) and says so; no retry is scheduled. */
+	drop(reason) {
 		const ws = this.ws;
 		this.ws = null;
+		this.openedAt = null;
 		clearTimeout(this.timer);
 		this.timer = null;
-		if (ws) {
-			ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
-			if (ws.readyState === WebSocket.CONNECTING) ws.onopen = () => ws.close(1000, reason);
-			else ws.close(1000, reason);
-			this.emit('close', { code: 1000, reason, clean: true });
-		}
-		this.connect();
+		if (!ws) return;
+		ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+		if (ws.readyState === WebSocket.CONNECTING) ws.onopen = () => ws.close(1000, reason);
+		else ws.close(1000, reason);
+		this.emit('close', { code: 1000, reason, clean: true });
 	}
 
 	retryNow() {
@@ -114,7 +167,10 @@ export class Connection extends EventTarget {
 			return;
 		}
 		this.ws = ws;
-		ws.onopen = () => this.emit('open', { attempt: this.attempt });
+		ws.onopen = () => {
+			this.openedAt = performance.now();
+			this.emit('open', { attempt: this.attempt });
+		};
 		ws.onmessage = (e) => {
 			const arrival = performance.now();
 			// The protocol's messages are JSON, ASCII but for the words of an
@@ -127,7 +183,10 @@ export class Connection extends EventTarget {
 				this.emit('bad', { text: String(e.data).slice(0, 80), bytes });
 				return;
 			}
-			if (message && typeof message === 'object') this.emit('message', { message, arrival, bytes });
+			if (!message || typeof message !== 'object') return;
+			this.emit('message', { message, arrival, bytes });
+			// After the page has heard it (and knows why the close comes).
+			if (message.type === 'bye' && this.ws === ws) this.bye(message);
 		};
 		// A failed connection fires error and then close; close says it all.
 		ws.onerror = () => {};
@@ -139,6 +198,8 @@ export class Connection extends EventTarget {
 	}
 
 	lost(e) {
+		this.openedAt = null;
+		this.byes = 0;
 		this.emit('close', { code: e.code, reason: e.reason, clean: e.wasClean });
 		if (!this.wanted) return;
 		const delayMs = backoffDelay(this.attempt, this.random);

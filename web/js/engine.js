@@ -16,6 +16,7 @@ const FADE_IN_MS = 40;        // start and resume after a gap
 const FADE_OUT_MS = 25;       // before the buffer runs dry
 const STOP_FADE_MS = 60;      // Stop: a little longer, it is deliberate
 const FLUSH_FADE_MS = 30;     // a new stream replaces what is left of the old one
+const SEAM_FADE_MS = 30;      // the old stream's end, where a new one follows it (seam)
 const LEVEL_TAU_S = 1.0;      // the buffer level is smoothed over about a second
 const CATCHUP_DEAD_MS = 20;   // within this of the target is fine
 const CATCHUP_MS_PER_PERCENT = 100; // beyond the dead band: 1 % faster per 100 ms over
@@ -72,6 +73,8 @@ export class PlaybackEngine {
 		this.waitFrames = -1;    // output frames since data came while waiting; -1: none yet
 		this.ending = false;
 		this.marks = [];
+		this.following = null;   // a new stream follows the old one's end: {at, to} (seam())
+		this.afterSeam = false;  // waiting for a stream that had begun to come by its seam
 	}
 
 	/** Frames in the ring not yet played. */
@@ -129,15 +132,35 @@ export class PlaybackEngine {
 		const flushTo = this.written;
 		this.marks = [];
 		this.ending = false;
+		this.following = null;
 		if (this.fade && (this.fade.reason === 'flush' || this.fade.restart)) {
 			this.fade.flushTo = flushTo;    // already fading out: drop more at its end
-		} else if (this.mode === 'playing' && this.gain > 0 && (!this.fade || this.fade.reason === 'drain')) {
+		} else if (this.mode === 'playing' && this.gain > 0
+			&& (!this.fade || this.fade.reason === 'drain' || this.fade.reason === 'seam')) {
 			this.beginFade('flush', FLUSH_FADE_MS, flushTo);
 			this.fade.flushTo = flushTo;
 		} else if (this.mode !== 'idle' && !(this.fade && this.fade.reason === 'stop')) {
 			this.pos = Math.max(this.pos, flushTo);
 			this.enterWaiting(false);
 		}
+	}
+
+	/**
+	 * A new stream begins at `frame` and follows the old one, which is whole
+	 * (the server sent the listener to another one: protocol.md, bye).
+	 * Unlike flush, what is left of the old stream plays out: it fades to
+	 * silence at its last frame, and the new one fades in right after, with
+	 * no wait when its reserve is there by then. A stream that follows one
+	 * not yet reached replaces it. Anything but playing: as flush.
+	 */
+	seam(frame) {
+		if (this.mode !== 'playing' || (this.fade && this.fade.reason !== 'drain' && this.fade.reason !== 'seam')) {
+			this.flush();
+			return;
+		}
+		this.ending = false;
+		if (this.following) this.following.to = frame;
+		else this.following = { at: frame, to: frame };
 	}
 
 	/** The stream has ended: play out what is left without waiting for a reserve. */
@@ -213,6 +236,7 @@ export class PlaybackEngine {
 		this.jump = null;
 		this.ratio = 1;
 		this.levelMs = null;
+		this.afterSeam = false;
 		// The wait for a reserve counts from the first audio that is there.
 		this.waitFrames = this.available > 8 ? 0 : -1;
 		if (underrun) {
@@ -242,16 +266,20 @@ export class PlaybackEngine {
 
 	/** Is there reserve enough to (re)start? */
 	canStart() {
-		const avail = this.available;
-		if (this.ending) return avail > 3;
-		const minimum = (FADE_IN_MS + FADE_OUT_MS) / 1000 * this.sourceRate + 8;
-		if (avail < Math.max(minimum, this.targetMs / 1000 * this.sourceRate)) return false;
+		if (this.ending) return this.available > 3;
+		if (!this.hasReserve(this.targetMs)) return false;
 		// Audio that arrived at once (the start-up burst, a backlog) is no
 		// protection against the next late chunk: only time spent waiting is.
 		// So a start also waits target − one chunk from the first arrival;
 		// with the server's real-time pacing the reserve then settles near
 		// the target rather than a burst's worth below it.
 		return this.waitFrames / this.outRate * 1000 >= this.targetMs - this.chunkMs;
+	}
+
+	/** Are `ms` of audio there, and at least enough for the fades? */
+	hasReserve(ms) {
+		const minimum = (FADE_IN_MS + FADE_OUT_MS) / 1000 * this.sourceRate + 8;
+		return this.available >= Math.max(minimum, ms / 1000 * this.sourceRate);
 	}
 
 	/**
@@ -274,7 +302,10 @@ export class PlaybackEngine {
 		const level = this.bufferedMs;
 		const k = Math.min(1, n / this.outRate / LEVEL_TAU_S);
 		this.levelMs = this.levelMs === null ? level : this.levelMs + k * (level - this.levelMs);
-		if (this.fade || this.jump) return;
+		// Not while fading or jumping, nor while the old stream plays out to
+		// a seam: the level counts the new stream's audio too, and the old
+		// one's end is no place to jump.
+		if (this.fade || this.jump || this.following) return;
 		const excess = this.levelMs - this.targetMs;
 		if (excess > JUMP_MS && this.gain >= 1) {
 			this.startJump();
@@ -316,7 +347,8 @@ export class PlaybackEngine {
 	render(outL, outR, n) {
 		if (this.mode === 'waiting') {
 			if (this.waitFrames >= 0) this.waitFrames += n;
-			if (this.canStart()) {
+			if (this.afterSeam ? this.hasReserve(this.targetMs - this.chunkMs) : this.canStart()) {
+				this.afterSeam = false;
 				this.trimBacklog();
 				this.mode = 'playing';
 				this.gain = 0;
@@ -334,8 +366,14 @@ export class PlaybackEngine {
 		const fr = [0, 0];
 		const jr = [0, 0];
 		const drainAt = FADE_OUT_MS / 1000 * this.outRate;
+		const seamAt = SEAM_FADE_MS / 1000 * this.outRate;
 		for (let i = 0; i < n; i++) {
 			const step = this.baseStep * this.ratio;
+			// The old stream's end, where a new one follows: fade to silence
+			// at its last frame (taking over a drain's fade, which would end
+			// there too).
+			if (this.following && (!this.fade || this.fade.reason === 'drain') && this.following.at - this.pos < seamAt * step + 4)
+				this.beginFade('seam', SEAM_FADE_MS, this.following.at);
 			// Before the audio runs out, fade: the last frames go out at zero
 			// gain, so the gap that follows starts in silence.
 			if (!this.fade) {
@@ -393,6 +431,8 @@ export class PlaybackEngine {
 		this.gain = 0;
 		if (!fade || fade.reason === 'drain') {
 			this.enterWaiting(!this.ending);
+		} else if (fade.reason === 'seam') {
+			this.crossSeam();
 		} else if (fade.reason === 'stop') {
 			const marks = this.marks;
 			this.finishStop();
@@ -407,5 +447,40 @@ export class PlaybackEngine {
 			this.pos = Math.max(this.pos, fade.flushTo);
 			this.enterWaiting(false);
 		}
+	}
+
+	/**
+	 * The old stream has faded out at its end: on to the newest stream's
+	 * first frame. It plays on at once when the target less a chunk of it is
+	 * there (an Opus stream's first 0.3 s are a pre-skip short of 300 ms): a
+	 * gap now would be certain, while a reserve thinner than a start's
+	 * (canStart) only may run dry, and grows meanwhile (steer). If it has
+	 * begun to come, it starts as soon as that much is there; if none of it
+	 * has, the listener hears a gap anyway, and it waits like any start.
+	 * Either way it is no underrun.
+	 */
+	crossSeam() {
+		const { to } = this.following;
+		const begun = this.written > to;
+		this.following = null;
+		this.fade = null;
+		this.jump = null;
+		this.ending = false;
+		this.pos = Math.max(this.pos, to);
+		// Marks of a stream passed over (replaced before it was reached).
+		while (this.marks.length && this.marks[0].frame < this.pos) {
+			const m = this.marks.shift();
+			this.events.push({ type: 'heard', id: m.id, frame: m.frame, offset: 0, skipped: true });
+		}
+		this.ratio = 1;
+		this.levelMs = null;
+		if (this.hasReserve(this.targetMs - this.chunkMs)) {
+			this.trimBacklog();
+			this.fadeIn(FADE_IN_MS);
+			this.events.push({ type: 'playing' });
+			return;
+		}
+		this.enterWaiting(false);
+		this.afterSeam = begun;
 	}
 }

@@ -98,6 +98,15 @@ export class OpusStream {
 		}, (e) => this.fail(e));
 	}
 
+	/**
+	 * The stream stops here without a last message (the server sent the
+	 * listener on): what the decoder still holds comes out, and no end.
+	 */
+	drain() {
+		if (this.closed) return;
+		this.decoder.flush().catch((e) => this.fail(e));
+	}
+
 	decoded(data) {
 		if (this.closed) {
 			data.close();

@@ -132,11 +132,17 @@ export class Player extends EventTarget {
 		if (this.gen === gen && this.ctx.state === 'running') await this.ctx.suspend();
 	}
 
-	/** A new stream (a new connection's hello): what is left of the old one goes. */
-	newStream(sampleRate, chunkMs) {
+	/**
+	 * A new stream (a new connection's hello): what is left of the old one
+	 * goes. With `follow` (the old stream is whole and the server sent the
+	 * listener on: protocol.md, bye) it plays out instead, and the new one
+	 * follows it, where the rates allow.
+	 */
+	newStream(sampleRate, chunkMs, { follow = false } = {}) {
 		this.gen++;
+		if (follow && sampleRate === this.sourceRate) this.post({ type: 'seam', gen: this.gen, frame: this.posted });
+		else this.post({ type: 'flush', gen: this.gen });
 		this.sourceRate = sampleRate;
-		this.post({ type: 'flush', gen: this.gen });
 		this.post({ type: 'configure', sourceRate: sampleRate, chunkMs });
 		this.epochBase = this.posted;
 	}

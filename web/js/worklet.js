@@ -7,7 +7,7 @@
 //
 // Port messages in:  {type:'pcm', left, right, ageMs}, {type:'target', ms},
 //   {type:'configure', sourceRate, chunkMs}, {type:'start'}, {type:'stop'},
-//   {type:'flush'}, {type:'end'}, {type:'mark', id, frame}
+//   {type:'flush'}, {type:'seam', frame}, {type:'end'}, {type:'mark', id, frame}
 // Port messages out: {type:'status', ...} every ~50 ms, and at once for
 //   {type:'heard', id, frame, time}, {type:'underrun'}, {type:'playing'},
 //   {type:'waiting'}, {type:'stopped'} (time: AudioContext seconds).
@@ -30,7 +30,7 @@ class AuralisPlayer extends AudioWorkletProcessor {
 
 	receive(m) {
 		const engine = this.engine;
-		// start and flush open a new generation: what the engine says from
+		// start, flush and seam open a new generation: what the engine says from
 		// now on is about the new stream, and the main thread can tell it
 		// from reports of the old one still on their way.
 		if (m.gen !== undefined) this.gen = m.gen;
@@ -41,6 +41,7 @@ class AuralisPlayer extends AudioWorkletProcessor {
 		case 'start': engine.start(); break;
 		case 'stop': engine.stop(); break;
 		case 'flush': engine.flush(); break;
+		case 'seam': engine.seam(m.frame); break;
 		case 'end': engine.end(); break;
 		case 'mark': engine.mark(m.id, m.frame); break;
 		}
