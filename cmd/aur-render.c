@@ -38,6 +38,7 @@
 
 #include <fluidsynth.h>
 
+#include "aur-render.h"
 #include "audiofile.h"
 #include "clock.h"
 #include "config.h"
@@ -51,12 +52,9 @@
 #include "stop.h"
 #include "soundfont.h"
 
-#define BLOCK_FRAMES MIX_BLOCK_MAX      /* the most rendered in one call */
-#define OUT_BUF_FRAMES 16384            /* raw output buffered before a write */
 #define QUIET_LEVEL 10                  /* |sample| <= this is below -70 dBFS */
 #define QUIET_SECONDS 0.5
 #define SOFT_KNEE 0.708f                /* -3 dBFS */
-#define FONTS_MAX 8                     /* --soundfont given at most this often */
 
 static const char usage_text[] =
 	"usage: aur-render [options] [FILE...]\n"
@@ -83,6 +81,10 @@ static const char usage_text[] =
 	"      --no-compressor   leave the loudness of sections as it is\n"
 	"  -t, --tail SECONDS    longest tail after the end, 0..600 (default 10)\n"
 	"  -q, --quiet           no progress on standard error\n"
+	"      --serve SOCKET    be the warm renderer: load the SoundFont once, then\n"
+	"                        render each stream that aur-handoff hands over on\n"
+	"                        the Unix socket SOCKET, at 44100 and 48000 Hz (or\n"
+	"                        at --rate only), until SIGTERM or SIGINT\n"
 	"  -h, --help            show this help\n"
 	"  -V, --version         show the version\n"
 	"\n"
@@ -97,55 +99,6 @@ static const char usage_text[] =
 	"4 cannot open an input, 5 no usable SoundFont, 130/143 interrupted (the\n"
 	"file is finished).  With any other failure no file is written: a FILE\n"
 	"that exists stays as it was.\n";
-
-/* A --soundfont: a file, and the channels that take their programs from it. */
-struct font_choice {
-	const char *path;
-	unsigned channels;      /* bit per channel; 0: every channel not bound elsewhere */
-};
-
-struct options {
-	const char *output;
-	const char *soundfont;  /* the last --soundfont without channels, or NULL */
-	struct font_choice fonts[FONTS_MAX];
-	int nfonts;
-	long rate;              /* 0 until given: then the default of the output */
-	long bitrate;           /* kbit/s, for .opus */
-	long polyphony;
-	double gain;
-	long piano, pad;
-	bool reverb;
-	bool compressor;
-	double tail;
-	bool quiet;
-};
-
-struct renderer {
-	const struct options *opt;
-	fluid_synth_t *synth;
-	struct mix *mix;
-	int font_of[16];        /* the SoundFont id each channel takes its programs from */
-	unsigned program_set;   /* a bit for each channel that has a program */
-	unsigned channels_used; /* a bit for each channel that has played a note */
-	int64_t frame;          /* frames rendered so far */
-	int sounding[16][128];  /* how many notes hold each key */
-	int held_by_on[16][128];        /* of those, how many `on` events */
-
-	struct note_queue offs; /* note-offs scheduled by `note` events */
-
-	float dry[2 * MIX_CHANNELS][BLOCK_FRAMES];   /* FluidSynth's output, a pair a channel */
-	float left[BLOCK_FRAMES], right[BLOCK_FRAMES];
-	int16_t out[OUT_BUF_FRAMES * 2];
-	size_t out_frames;      /* buffered for stdout */
-	struct audiofile *file; /* with -o */
-	struct shm_slot *slot;  /* counters; NULL without shared memory */
-
-	int peak;               /* largest |sample| written */
-	int voices_max;         /* most voices sounding at once */
-	uint64_t clipped;       /* samples that hit the int16 limits */
-	bool downstream_gone;   /* EPIPE on stdout */
-	bool failed;
-};
 
 /* FluidSynth's own messages, in our format; its chatter is dropped. */
 static void
@@ -472,7 +425,7 @@ progress_show(struct progress *p, const struct renderer *r, unsigned long long d
 /* --- setup --- */
 
 static fluid_synth_t *
-synth_new(const struct options *opt, fluid_settings_t **settings_out)
+synth_new(const struct options *opt, bool whole_font, fluid_settings_t **settings_out)
 {
 	fluid_settings_t *s = new_fluid_settings();
 	fluid_synth_t *synth;
@@ -489,8 +442,11 @@ synth_new(const struct options *opt, fluid_settings_t **settings_out)
 	fluid_settings_setint(s, "synth.audio-groups", MIX_CHANNELS);
 	fluid_settings_setint(s, "synth.chorus.active", 0);
 	fluid_settings_setint(s, "synth.reverb.active", 0);
-	/* Only the selected presets' samples are loaded, not the whole font. */
-	fluid_settings_setint(s, "synth.dynamic-sample-loading", 1);
+	/*
+	 * One stream loads only the samples of the programs it chooses.  The
+	 * warm renderer loads them all, once, for every child to share.
+	 */
+	fluid_settings_setint(s, "synth.dynamic-sample-loading", !whole_font);
 	fluid_settings_setint(s, "synth.lock-memory", 0);
 	synth = new_fluid_synth(s);
 	if (!synth) {
@@ -568,16 +524,47 @@ font_choice_parse(const char *arg, struct font_choice *f)
 	return 0;
 }
 
-/* Frees what main made: the synthesizer, its settings, the mix and the path. */
-static void
-renderer_free(struct renderer *r, fluid_settings_t *settings, char *soundfont)
+void
+renderer_free(struct renderer *r)
 {
 	if (r->synth)
 		delete_fluid_synth(r->synth);
-	if (settings)
-		delete_fluid_settings(settings);
+	if (r->settings)
+		delete_fluid_settings(r->settings);
 	mix_free(r->mix);
-	free(soundfont);
+	r->synth = NULL;
+	r->settings = NULL;
+	r->mix = NULL;
+}
+
+int
+renderer_prepare(struct renderer *r, const char *soundfont, bool whole_font)
+{
+	const struct options *opt = r->opt;
+	struct mix_settings mix;
+	int status;
+
+	mix_defaults(&mix, (double)opt->rate);
+	mix.reverb = opt->reverb;
+	if (!opt->compressor)
+		mix.comp_ratio = 1;
+	r->mix = mix_new(&mix);
+	if (!r->mix) {
+		warnf("cannot make the mix at %ld Hz", opt->rate);
+		return AUR_EXIT_FAILURE;
+	}
+	r->synth = synth_new(opt, whole_font, &r->settings);
+	if (!r->synth) {
+		warnf("cannot start the synthesizer");
+		return AUR_EXIT_FAILURE;
+	}
+	status = fonts_load(r, soundfont);
+	if (status)
+		return status;
+	/* The Auralis defaults: a piano over a pad. */
+	if (set_program(r, 0, 0, (int)opt->piano) < 0 || set_program(r, 1, 0, (int)opt->pad) < 0)
+		warnf("%s: lacks the default programs %ld and %ld", soundfont, opt->piano, opt->pad);
+	return 0;
 }
 
 /*
@@ -604,7 +591,7 @@ close_output(struct renderer *r, int status)
 static void
 parse_options(int argc, char **argv, struct options *opt)
 {
-	enum { OPT_PIANO = 256, OPT_PAD, OPT_NO_REVERB, OPT_NO_COMPRESSOR };
+	enum { OPT_PIANO = 256, OPT_PAD, OPT_NO_REVERB, OPT_NO_COMPRESSOR, OPT_SERVE };
 	static const struct option longopts[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "rate", required_argument, NULL, 'r' },
@@ -618,6 +605,7 @@ parse_options(int argc, char **argv, struct options *opt)
 		{ "no-compressor", no_argument, NULL, OPT_NO_COMPRESSOR },
 		{ "tail", required_argument, NULL, 't' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "serve", required_argument, NULL, OPT_SERVE },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -654,6 +642,7 @@ parse_options(int argc, char **argv, struct options *opt)
 		case OPT_NO_REVERB: opt->reverb = false; break;
 		case OPT_NO_COMPRESSOR: opt->compressor = false; break;
 		case 'q': opt->quiet = true; break;
+		case OPT_SERVE: opt->serve = optarg; break;
 		case 'h': fputs(usage_text, stdout); exit(AUR_EXIT_OK);
 		case 'V': printf("aur-render %s\n", AURALIS_VERSION); exit(AUR_EXIT_OK);
 		default: usage_exit(usage_text);
@@ -663,6 +652,11 @@ parse_options(int argc, char **argv, struct options *opt)
 	}
 	if (opt->output && !strcmp(opt->output, "-"))
 		opt->output = NULL;
+	if (opt->serve && (opt->output || optind < argc)) {
+		warnf("--serve: the streams come from aur-handoff; no --output, no FILE");
+		usage_exit(usage_text);
+	}
+	opt->rate_given = opt->rate != 0;
 	if (opt->output && !audiofile_format(opt->output)) {
 		warnf("--output: expected a .wav, .flac, .ogg or .opus file name, not '%s'", opt->output);
 		usage_exit(usage_text);
@@ -720,23 +714,89 @@ render_input(struct renderer *r, struct note_reader *in, double offset, unsigned
 }
 
 int
-main(int argc, char **argv)
+render_inputs(struct renderer *r, int nfiles, char **files)
 {
-	static struct renderer r;       /* large buffers: not on the stack */
-	struct options opt;
-	struct mix_settings mix;
-	fluid_settings_t *settings = NULL;
+	const struct options *opt = r->opt;
 	struct progress prog = { 0 };
 	unsigned long bad = 0;
 	unsigned long long done = 0;
 	double offset = 0;
+	int status, input_status = 0;
+
+	r->slot = shm_attach(SHM_ROLE_RENDER, getenv("AURALIS_SESSION"));
+	prog.on = opt->output && !opt->quiet && isatty(STDERR_FILENO);
+	prog.started_ns = clock_now_ns();
+	for (int i = 0; i < nfiles; i++) {
+		struct stat st;
+
+		if (strcmp(files[i], "-") != 0 && stat(files[i], &st) == 0)
+			prog.total += st.st_size;
+	}
+
+	for (int i = 0; i < (nfiles ? nfiles : 1) && !stopping(r) && !input_status; i++) {
+		const char *name = nfiles ? files[i] : "-";
+		bool is_stdin = !strcmp(name, "-");
+		int fd = is_stdin ? STDIN_FILENO : open(name, O_RDONLY | O_CLOEXEC);
+		struct note_reader *in;
+
+		if (fd < 0) {
+			warnf("%s:", name);
+			input_status = AUR_EXIT_NOINPUT;
+			break;
+		}
+		in = note_reader_new(fd, name);
+		if (!in)
+			dief(AUR_EXIT_FAILURE, "out of memory");
+		offset += render_input(r, in, offset, &bad, &prog, done);
+		done += note_reader_offset(in);
+		note_reader_free(in);
+		if (!is_stdin)
+			close(fd);
+		/* Notes still sounding at the end of one input go on into the next. */
+	}
+	if (!stopping(r)) {
+		while (r->offs.len && !stopping(r))
+			advance_to(r, note_queue_peek(&r->offs)->frame);
+		release_all(r);
+		render_tail(r);
+	}
+	flush_output(r);
+	progress_show(&prog, r, done, true);
+
+	if (r->clipped)
+		warnf("%llu samples clipped (peak %.1f dBFS); lower --gain",
+		    (unsigned long long)r->clipped, 20 * log10((double)r->peak / 32768.0));
+	if (getenv("AURALIS_RENDER_REPORT"))
+		warnf("peak %.2f dBFS, %lld frames, at most %d voices",
+		    r->peak ? 20 * log10((double)r->peak / 32768.0) : -INFINITY, (long long)r->frame,
+		    r->voices_max);
+
+	if (stop_signal)
+		status = 128 + stop_signal;
+	else if (input_status)
+		status = input_status;
+	else if (r->failed && !r->downstream_gone)
+		status = AUR_EXIT_FAILURE;
+	else if (bad)
+		status = AUR_EXIT_DATA;
+	else
+		status = AUR_EXIT_OK;
+	if (bad && !stop_signal)
+		warnf("%lu bad line%s", bad, bad == 1 ? "" : "s");
+	return status;
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct renderer r;       /* large buffers: not on the stack */
+	struct options opt;
 	char *soundfont;
-	int nfiles, status, input_status = 0;
+	int status;
 
 	err_init(argv[0]);
 	parse_options(argc, argv, &opt);
-	nfiles = argc - optind;
-	if (!opt.output && isatty(STDOUT_FILENO)) {
+	if (!opt.output && !opt.serve && isatty(STDOUT_FILENO)) {
 		warnf("will not write raw audio to a terminal; use -o FILE or a pipe");
 		usage_exit(usage_text);
 	}
@@ -765,101 +825,28 @@ main(int argc, char **argv)
 			warnf("%s:", opt.soundfont ? opt.soundfont : getenv("AURALIS_SOUNDFONT"));
 		return AUR_EXIT_NOSOUNDFONT;
 	}
-	r.opt = &opt;
-	mix_defaults(&mix, (double)opt.rate);
-	mix.reverb = opt.reverb;
-	if (!opt.compressor)
-		mix.comp_ratio = 1;
-	r.mix = mix_new(&mix);
-	r.synth = synth_new(&opt, &settings);
-	if (!r.mix) {
-		warnf("cannot make the mix at %ld Hz", opt.rate);
-		renderer_free(&r, settings, soundfont);
-		return AUR_EXIT_FAILURE;
-	}
-	if (!r.synth) {
-		warnf("cannot start the synthesizer");
-		renderer_free(&r, settings, soundfont);
-		return AUR_EXIT_FAILURE;
-	}
-	status = fonts_load(&r, soundfont);
-	if (status) {
-		renderer_free(&r, settings, soundfont);
+	if (opt.serve) {
+		status = render_serve(opt.serve, &opt, soundfont);
+		free(soundfont);
 		return status;
 	}
-	/* The Auralis defaults: a piano over a pad. */
-	if (set_program(&r, 0, 0, (int)opt.piano) < 0 || set_program(&r, 1, 0, (int)opt.pad) < 0)
-		warnf("%s: lacks the default programs %ld and %ld", soundfont, opt.piano, opt.pad);
+	r.opt = &opt;
+	status = renderer_prepare(&r, soundfont, false);
+	free(soundfont);
+	if (status) {
+		renderer_free(&r);
+		return status;
+	}
 
 	stop_on_signals();
 	/* Past a file-size limit, a write fails (EFBIG) instead of killing us. */
 	signal(SIGXFSZ, SIG_IGN);
 	if (opt.output && !(r.file = audiofile_create(opt.output, opt.rate, opt.bitrate))) {
-		renderer_free(&r, settings, soundfont);
+		renderer_free(&r);
 		return AUR_EXIT_FAILURE;
 	}
-
-	r.slot = shm_attach(SHM_ROLE_RENDER, getenv("AURALIS_SESSION"));
-	prog.on = opt.output && !opt.quiet && isatty(STDERR_FILENO);
-	prog.started_ns = clock_now_ns();
-	for (int i = optind; i < argc; i++) {
-		struct stat st;
-
-		if (strcmp(argv[i], "-") != 0 && stat(argv[i], &st) == 0)
-			prog.total += st.st_size;
-	}
-
-	for (int i = 0; i < (nfiles ? nfiles : 1) && !stopping(&r) && !input_status; i++) {
-		const char *name = nfiles ? argv[optind + i] : "-";
-		bool is_stdin = !strcmp(name, "-");
-		int fd = is_stdin ? STDIN_FILENO : open(name, O_RDONLY | O_CLOEXEC);
-		struct note_reader *in;
-
-		if (fd < 0) {
-			warnf("%s:", name);
-			input_status = AUR_EXIT_NOINPUT;
-			break;
-		}
-		in = note_reader_new(fd, name);
-		if (!in)
-			dief(AUR_EXIT_FAILURE, "out of memory");
-		offset += render_input(&r, in, offset, &bad, &prog, done);
-		done += note_reader_offset(in);
-		note_reader_free(in);
-		if (!is_stdin)
-			close(fd);
-		/* Notes still sounding at the end of one input go on into the next. */
-	}
-	if (!stopping(&r)) {
-		while (r.offs.len && !stopping(&r))
-			advance_to(&r, note_queue_peek(&r.offs)->frame);
-		release_all(&r);
-		render_tail(&r);
-	}
-	flush_output(&r);
-	progress_show(&prog, &r, done, true);
-
-	if (r.clipped)
-		warnf("%llu samples clipped (peak %.1f dBFS); lower --gain",
-		    (unsigned long long)r.clipped, 20 * log10((double)r.peak / 32768.0));
-	if (getenv("AURALIS_RENDER_REPORT"))
-		warnf("peak %.2f dBFS, %lld frames, at most %d voices",
-		    r.peak ? 20 * log10((double)r.peak / 32768.0) : -INFINITY, (long long)r.frame,
-		    r.voices_max);
-	renderer_free(&r, settings, soundfont);
-
-	if (stop_signal)
-		status = 128 + stop_signal;
-	else if (input_status)
-		status = input_status;
-	else if (r.failed && !r.downstream_gone)
-		status = AUR_EXIT_FAILURE;
-	else if (bad)
-		status = AUR_EXIT_DATA;
-	else
-		status = AUR_EXIT_OK;
-	if (bad && !stop_signal)
-		warnf("%lu bad line%s", bad, bad == 1 ? "" : "s");
+	status = render_inputs(&r, argc - optind, argv + optind);
+	renderer_free(&r);
 	if (r.file)
 		status = close_output(&r, status);
 	return status;

@@ -49,11 +49,44 @@ build() {
 	ninja -C "$dir" >&2 || exit 1
 }
 
+# start_renderer [AUR_RENDER_OPTION...] - the warm renderer (aur-render
+# --serve) in the background, on a socket in a new private directory; returns
+# once it listens, or 1 when it could not start.  Exports
+# AURALIS_RENDER_SOCKET, so that sessions render there; sets RENDERER_PID and
+# RENDERER_DIR.  Stop it with stop_renderer.
+start_renderer() {
+	local bin=${AURALIS_BIN:-${AURALIS_BUILD:-$AURALIS_ROOT/build}}
+	RENDERER_DIR=$(mktemp -d "${TMPDIR:-/tmp}/auralis-render.XXXXXX") || return 1
+	"$bin/aur-render" --serve "$RENDERER_DIR/render.sock" "$@" &
+	RENDERER_PID=$!
+	# Loading the SoundFont takes a second or so; the socket appears when done.
+	while [ ! -S "$RENDERER_DIR/render.sock" ]; do
+		if ! kill -0 "$RENDERER_PID" 2>/dev/null; then
+			wait "$RENDERER_PID" 2>/dev/null
+			rm -rf "$RENDERER_DIR"
+			echo "auralis: the warm renderer did not start" >&2
+			return 1
+		fi
+		sleep 0.02
+	done
+	export AURALIS_RENDER_SOCKET=$RENDERER_DIR/render.sock RENDERER_PID RENDERER_DIR
+}
+
+# stop_renderer - stops what start_renderer started and removes its directory.
+stop_renderer() {
+	[ -n "${RENDERER_PID:-}" ] || return 0
+	kill -TERM "$RENDERER_PID" 2>/dev/null
+	wait "$RENDERER_PID" 2>/dev/null
+	rm -rf "$RENDERER_DIR"
+	unset AURALIS_RENDER_SOCKET RENDERER_PID RENDERER_DIR
+}
+
 # start_websocketd ADDRESS PORT [WEBSOCKETD_OPTION...] - the stream server in
 # the background, as scripts/run runs it: web/ as static files, a session
 # (scripts/aur-session) per WebSocket connection to /stream, upgrades only
 # from pages of this server (plus the origins in $AURALIS_ORIGINS, a comma
-# list of host:port).  Sets WEBSOCKETD_PID.
+# list of host:port); with the warm renderer if start_renderer ran.  Sets
+# WEBSOCKETD_PID.
 start_websocketd() {
 	local address=$1 port=$2 origins
 	shift 2
@@ -67,7 +100,7 @@ start_websocketd() {
 	websocketd --address="$address" --port="$port" "${limit[@]}" \
 		--staticdir="$AURALIS_ROOT/web" --dir="$AURALIS_ROOT/scripts/ws" \
 		--origin="$origins${AURALIS_ORIGINS:+,$AURALIS_ORIGINS}" \
-		--passenv=PATH,AURALIS_SHM,AURALIS_SOUNDFONT,AURALIS_BIN,AURALIS_NOTES_DIR,AURALIS_STALL_TIMEOUT,ASAN_OPTIONS,UBSAN_OPTIONS,LSAN_OPTIONS \
+		--passenv=PATH,AURALIS_SHM,AURALIS_RENDER_SOCKET,AURALIS_SOUNDFONT,AURALIS_BIN,AURALIS_NOTES_DIR,AURALIS_STALL_TIMEOUT,ASAN_OPTIONS,UBSAN_OPTIONS,LSAN_OPTIONS \
 		"$@" &
 	WEBSOCKETD_PID=$!
 }

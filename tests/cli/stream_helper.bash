@@ -13,8 +13,10 @@ free_port() {
 		() => { console.log(s.address().port); s.close(); })'
 }
 
-# server_start [NAME] - websocketd with scripts/aur-session at /stream, as
-# scripts/run starts it; sets WS_PID, WS_PORT, WS_URL and NOTES_DIR.  A test
+# server_start [NAME] - websocketd with scripts/aur-session at /stream and
+# the warm renderer, as scripts/run starts them (AURALIS_COLD=1: no warm
+# renderer, every session loads the SoundFont itself); sets WS_PID,
+# WS_PORT, WS_URL and NOTES_DIR.  A test
 # that needs a server of its own (other options) starts one with another
 # NAME and stops it at its end; the file's server goes on for the others.
 server_start() {
@@ -24,8 +26,11 @@ server_start() {
 	export AURALIS_NOTES_DIR=$NOTES_DIR
 	mkdir -p "$NOTES_DIR"
 	WS_PORT=$(free_port)
+	if [ -z "${AURALIS_COLD:-}" ]; then
+		start_renderer 2>> "$BATS_FILE_TMPDIR/websocketd.log" 3>&- || return 1
+	fi
 	start_websocketd 127.0.0.1 "$WS_PORT" --loglevel=error --maxforks="${MAX_FORKS:-0}" \
-		> "$BATS_FILE_TMPDIR/websocketd.log" 2>&1 3>&-
+		>> "$BATS_FILE_TMPDIR/websocketd.log" 2>&1 3>&-
 	WS_PID=$WEBSOCKETD_PID
 	export WS_PID WS_PORT WS_URL=ws://127.0.0.1:$WS_PORT/stream
 	for _ in $(seq 50); do
@@ -40,6 +45,7 @@ server_stop() {
 	[ -n "${WS_PID:-}" ] || return 0
 	kill -TERM "$WS_PID" 2>/dev/null || true
 	wait "$WS_PID" 2>/dev/null || true
+	stop_renderer
 	rm -f "/dev/shm/${AURALIS_SHM#/}"
 }
 
@@ -55,8 +61,9 @@ session_processes() {
 	for env in $(grep -lzx "AURALIS_SHM=$AURALIS_SHM" /proc/[0-9]*/environ 2>/dev/null); do
 		pid=${env#/proc/}
 		pid=${pid%/environ}
+		[ "$pid" != "${RENDERER_PID:-}" ] || continue    # the warm renderer itself
 		case $(cat "/proc/$pid/comm" 2>/dev/null) in
-		aur-compose|aur-render|aur-chunk|stream|aur-session|tee) echo "$pid" ;;
+		aur-compose|aur-render|aur-handoff|aur-chunk|stream|aur-session|tee) echo "$pid" ;;
 		esac
 	done
 }
