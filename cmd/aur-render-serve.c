@@ -27,6 +27,7 @@
 #define _GNU_SOURCE            /* accept4, struct ucred */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -317,6 +318,12 @@ render_serve(const char *path, struct options *opt, const char *soundfont)
 	}
 	if (status)
 		goto out;
+	/*
+	 * Loading left freed chunks in malloc's fast bins; the first child to
+	 * malloc would merge them, writing (so copying) pages all over the
+	 * heap.  Merged here, once, they stay shared.
+	 */
+	malloc_trim(0);
 
 	sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sigfd < 0) {
