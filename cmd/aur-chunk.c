@@ -88,8 +88,12 @@ static const char usage_text[] =
 	"environment: AURALIS_SESSION (the session id that aur-compose posts acks\n"
 	"under), AURALIS_SHM (shared memory name, default /auralis-UID).\n"
 	"\n"
-	"exit status: 0 end of input (also when the reader of the output went\n"
-	"away), 1 runtime failure or a stalled reader, 2 usage, 3 the input\n"
+	"When the node drains (aur-stat --drain), a stream that starts gets only a\n"
+	"bye message, and a stream under way gets one after its chunk at the move\n"
+	"time; either then ends with status 0.\n"
+	"\n"
+	"exit status: 0 end of input, or a bye sent (also when the reader of the\n"
+	"output went away), 1 runtime failure or a stalled reader, 2 usage, 3 the input\n"
 	"ended inside a frame (the stray bytes are dropped), 130/143 interrupted.\n";
 
 enum codec { CODEC_PCM, CODEC_OPUS };
@@ -407,6 +411,19 @@ hello(struct chunker *ck, const char *session)
 	out_add(ck, "}\n", 2);
 }
 
+/*
+ * A draining node's word to the listener: go, and connect again at once
+ * (docs/protocol.md, "bye").  Returns as write_out.
+ */
+static int
+bye(struct chunker *ck)
+{
+	static const char line[] = "{\"type\":\"bye\",\"reason\":\"draining\",\"reconnect\":true}\n";
+
+	out_add(ck, line, sizeof line - 1);
+	return write_out(ck);
+}
+
 /* Keeps an ack until the chunk that holds its music time. */
 static void
 ack_hold(struct chunker *ck, const struct shm_record *rec)
@@ -678,12 +695,21 @@ stream(struct chunker *ck, const char *session)
 	size_t got, stray;
 	int r, sent = 0;
 
+	/* A node that drains takes no new listener: it sends it on at once. */
+	if (shm_drain_state(ck->slot) != SHM_SERVING)
+		return bye(ck) < 0 && errno != EPIPE ? AUR_EXIT_FAILURE : AUR_EXIT_OK;
 	hello(ck, session);
 	if (write_out(ck) < 0)
 		goto write_error;
-	while ((r = read_chunk(ck, &got)) == 1)
+	while ((r = read_chunk(ck, &got)) == 1) {
 		if ((sent = send_chunk(ck, ck->frames, false)) < 0)
 			goto write_error;
+		if (shm_drain_state(ck->slot) == SHM_MOVING) {
+			if (bye(ck) < 0)
+				goto write_error;
+			return AUR_EXIT_OK;
+		}
+	}
 	if (r == -2)
 		return 128 + stop_signal;
 	if (r == -1) {

@@ -99,6 +99,12 @@ static const char usage_text[] =
 	"  -t, --threads N         threads that answer requests, 1..64 (default 4)\n"
 	"      --header-timeout S  a connection must send a whole request head within\n"
 	"                          S seconds of being ready for one, 1..600 (default 10)\n"
+	"      --max-sessions N    the node is full at N live sessions, 0..512\n"
+	"                          (default 0: no limit); as websocketd's --maxforks\n"
+	"      --drain SECONDS     do not serve: mark the node draining and exit.  New\n"
+	"                          listeners are sent on at once, those playing after\n"
+	"                          SECONDS (the balancer's time to notice), 0..3600\n"
+	"      --undrain           do not serve: end a drain and exit\n"
 	"  -h, --help              show this help\n"
 	"  -V, --version           show the version\n"
 	"\n"
@@ -109,6 +115,11 @@ static const char usage_text[] =
 	"other methods get 405, other paths 404, both with a JSON body.  On start\n"
 	"it says \"aur-stat: listening on http://ADDR:PORT/\" on standard error.\n"
 	"\n"
+	"\"ready\" in /api/status is true when the node takes new listeners: health\n"
+	"is ok, it is not draining, and it is not full.  A load balancer's health\n"
+	"check looks for it (deploy/haproxy.cfg).  The shared memory is made at\n"
+	"start if it is missing, so an idle node is ready.\n"
+	"\n"
 	"Health is \"degraded\" when the shared memory cannot be read, no SoundFont\n"
 	"is found, or in the window: over 1 % of chunks were late, a client\n"
 	"reported an underrun, or the render time of a block was over 80 % of its\n"
@@ -118,8 +129,9 @@ static const char usage_text[] =
 	"UID the effective user id, as for every aur-* tool),\n"
 	"AURALIS_SOUNDFONT and AURALIS_SOUNDFONT_SEARCH (as aur-render).\n"
 	"\n"
-	"exit status: 0 stopped by SIGINT or SIGTERM (a server's normal end),\n"
-	"1 cannot listen or start, 2 usage.\n";
+	"exit status: 0 stopped by SIGINT or SIGTERM (a server's normal end), or\n"
+	"--drain/--undrain done; 1 cannot listen or start, or cannot open the\n"
+	"shared memory to drain it; 2 usage.\n";
 
 struct options {
 	const char *address;
@@ -133,6 +145,9 @@ struct options {
 	const char *origins[ORIGINS_MAX];
 	int norigins;
 	bool any_origin;
+	long max_sessions;      /* 0: no limit */
+	double drain_s;         /* --drain: the move time; < 0 when not given */
+	bool undrain;
 };
 
 static struct options opt;
@@ -382,6 +397,9 @@ struct view {
 	double render_limit_ms;
 	char reasons[REASONS_MAX][REASON_LEN];
 	int nreasons;
+	bool draining;                  /* aur-stat --drain marked the node */
+	bool full;                      /* --max-sessions reached */
+	bool ready;                     /* healthy, not draining, not full */
 };
 
 static int
@@ -631,6 +649,9 @@ view_read(bool with_sessions)
 	memcpy(soundfont_problem, kept.soundfont_problem, sizeof soundfont_problem);
 	pthread_mutex_unlock(&kept.lock);
 	health_judge(v, soundfont_problem);
+	v->draining = v->tot.drain_since_unix_ms != 0;
+	v->full = opt.max_sessions > 0 && v->tot.live[SHM_ROLE_CHUNK] >= (unsigned long)opt.max_sessions;
+	v->ready = v->shm_ok && v->nreasons == 0 && !v->draining && !v->full;
 	return v;
 }
 
@@ -795,6 +816,9 @@ status_json(bool *ok, const struct view *v)
 	put(ok, o, "soundfont", v->soundfont[0] ? json_text(v->soundfont) : json_null());
 	put(ok, o, "sample_rate", json_integer(opt.rate));
 	put(ok, o, "health", json_string(v->nreasons ? "degraded" : "ok"));
+	put(ok, o, "ready", json_boolean(v->ready));
+	put(ok, o, "draining", json_boolean(v->draining));
+	put(ok, o, "max_sessions", opt.max_sessions ? json_integer(opt.max_sessions) : json_null());
 	for (int i = 0; i < v->nreasons; i++)
 		push(ok, reasons, json_text(v->reasons[i]));
 	put(ok, o, "reasons", reasons);
@@ -1191,6 +1215,13 @@ prometheus_body(const struct view *v, size_t *len)
 	    v->shm_ok);
 	prom_simple(&t, "auralis_healthy", "gauge",
 	    "1 when /api/status says ok, 0 when it says degraded.", v->nreasons == 0);
+	prom_simple(&t, "auralis_ready", "gauge",
+	    "1 when the node takes new listeners: healthy, not draining, not full.", v->ready);
+	prom_simple(&t, "auralis_draining", "gauge",
+	    "1 while the node drains (aur-stat --drain).", v->draining);
+	if (opt.max_sessions)
+		prom_simple(&t, "auralis_sessions_max", "gauge",
+		    "The sessions the node takes at most (--max-sessions).", (double)opt.max_sessions);
 	prom_simple(&t, "auralis_uptime_seconds", "gauge", "Seconds since aur-stat started.",
 	    round(v->uptime_s * 1000) / 1000);
 	prom_simple(&t, "auralis_sessions_active", "gauge",
@@ -1626,7 +1657,8 @@ origins_add(char *list)
 static void
 parse_options(int argc, char **argv)
 {
-	enum { OPT_PORT_FILE = 256, OPT_CORS, OPT_HEADER_TIMEOUT };
+	enum { OPT_PORT_FILE = 256, OPT_CORS, OPT_HEADER_TIMEOUT, OPT_MAX_SESSIONS, OPT_DRAIN,
+		OPT_UNDRAIN };
 	static const struct option longopts[] = {
 		{ "address", required_argument, NULL, 'a' },
 		{ "port", required_argument, NULL, 'p' },
@@ -1637,6 +1669,9 @@ parse_options(int argc, char **argv)
 		{ "window", required_argument, NULL, 'w' },
 		{ "threads", required_argument, NULL, 't' },
 		{ "header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT },
+		{ "max-sessions", required_argument, NULL, OPT_MAX_SESSIONS },
+		{ "drain", required_argument, NULL, OPT_DRAIN },
+		{ "undrain", no_argument, NULL, OPT_UNDRAIN },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -1645,7 +1680,7 @@ parse_options(int argc, char **argv)
 
 	opt = (struct options){
 		.address = "127.0.0.1", .port = 8081, .rate = 44100, .window_s = 60, .threads = 4,
-		.header_timeout_s = 10,
+		.header_timeout_s = 10, .drain_s = -1,
 	};
 	while ((c = getopt_long(argc, argv, "a:p:s:r:w:t:hV", longopts, NULL)) != -1) {
 		int bad = 0;
@@ -1658,6 +1693,11 @@ parse_options(int argc, char **argv)
 		case OPT_HEADER_TIMEOUT:
 			bad = opt_double("--header-timeout", optarg, 1, 600, &opt.header_timeout_s);
 			break;
+		case OPT_MAX_SESSIONS:
+			bad = opt_long("--max-sessions", optarg, 0, SHM_SLOTS, &opt.max_sessions);
+			break;
+		case OPT_DRAIN: bad = opt_double("--drain", optarg, 0, 3600, &opt.drain_s); break;
+		case OPT_UNDRAIN: opt.undrain = true; break;
 		case 's': opt.soundfont = optarg; break;
 		case 'r': bad = opt_long("--rate", optarg, 8000, 192000, &opt.rate); break;
 		case 'w': bad = opt_double("--window", optarg, 1, 3600, &opt.window_s); break;
@@ -1673,6 +1713,53 @@ parse_options(int argc, char **argv)
 		warnf("unexpected argument '%s'", argv[optind]);
 		usage_exit(usage_text);
 	}
+	if (opt.drain_s >= 0 && opt.undrain) {
+		warnf("--drain and --undrain: one or the other");
+		usage_exit(usage_text);
+	}
+}
+
+/*
+ * --drain and --undrain: marks the node's shared memory (made if missing)
+ * and exits.  Returns the exit status.
+ */
+static int
+drain_command(void)
+{
+	char err[512];
+	struct shm_segment *seg = shm_segment_open(shm_default_name(), err, sizeof err);
+
+	if (!seg) {
+		warnf("%s", err);
+		return AUR_EXIT_FAILURE;
+	}
+	if (opt.undrain) {
+		shm_drain_clear(seg);
+		warnf("%s: serving: new listeners are taken again", shm_default_name());
+	} else {
+		shm_drain_set(seg, (int64_t)llround(opt.drain_s * 1000));
+		warnf("%s: draining: no new listeners; those playing are sent on in %g s",
+		    shm_default_name(), opt.drain_s);
+	}
+	shm_segment_close(seg);
+	return AUR_EXIT_OK;
+}
+
+/*
+ * Makes the node's shared memory if it is missing, so that an idle node
+ * that nobody has listened to yet is healthy: a balancer's health check
+ * passes before the first listener comes.  A failure is only warned of;
+ * /api/status then says why.
+ */
+static void
+segment_make(void)
+{
+	char err[512];
+	struct shm_segment *seg = shm_segment_open(shm_default_name(), err, sizeof err);
+
+	if (!seg)
+		warnf("%s", err);
+	shm_segment_close(seg);
 }
 
 /*
@@ -1769,6 +1856,8 @@ main(int argc, char **argv)
 
 	err_init(argv[0]);
 	parse_options(argc, argv);
+	if (opt.drain_s >= 0 || opt.undrain)
+		return drain_command();
 	started_ns = clock_now_ns();
 	io_ignore_sigpipe();
 	files_limit_raise();
@@ -1783,6 +1872,7 @@ main(int argc, char **argv)
 	sigaddset(&stop_signals, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
 
+	segment_make();
 	fd = listen_socket(url, sizeof url, &port);
 	every = (int64_t)(opt.window_s * NS / (SNAPSHOTS - 1));
 	keep_up();

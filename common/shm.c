@@ -128,6 +128,12 @@ struct shm_header {
 	int64_t created_unix_ms;
 	_Atomic uint64_t sessions_total;
 	_Atomic uint64_t reclaimed_total;
+	/*
+	 * The node's drain (shm_drain_set): unix ms, 0 while it serves.  Added
+	 * within layout 2: a segment made before them holds zeros here.
+	 */
+	_Atomic int64_t drain_since_unix_ms;
+	_Atomic int64_t drain_move_unix_ms;
 };
 
 static_assert(offsetof(struct shm_header, magic) == 0, "stable prefix");
@@ -1188,6 +1194,10 @@ shm_read_totals(struct shm_segment *seg, struct shm_totals *out)
 	memset(out, 0, sizeof *out);
 	out->slots = SHM_SLOTS;
 	out->created_unix_ms = seg->hdr->created_unix_ms;
+	out->drain_since_unix_ms = atomic_load_explicit(&seg->hdr->drain_since_unix_ms,
+	    memory_order_relaxed);
+	out->drain_move_unix_ms = atomic_load_explicit(&seg->hdr->drain_move_unix_ms,
+	    memory_order_relaxed);
 	out->sessions_total = atomic_load_explicit(&seg->hdr->sessions_total, memory_order_relaxed);
 	out->reclaimed_total = atomic_load_explicit(&seg->hdr->reclaimed_total, memory_order_relaxed);
 	for (int i = 0; i < SHM_SLOTS; i++) {
@@ -1337,4 +1347,40 @@ shm_gauge_name(enum shm_gauge g)
 	};
 
 	return (unsigned)g < SHM_GAUGES ? names[g] : "?";
+}
+
+/* --- draining --- */
+
+void
+shm_drain_set(struct shm_segment *seg, int64_t move_after_ms)
+{
+	int64_t now = clock_unix_ms();
+
+	if (move_after_ms < 0)
+		move_after_ms = 0;
+	/* The move time first: a reader that sees the drain sees its move time. */
+	atomic_store_explicit(&seg->hdr->drain_move_unix_ms, now + move_after_ms,
+	    memory_order_relaxed);
+	atomic_store_explicit(&seg->hdr->drain_since_unix_ms, now, memory_order_release);
+}
+
+void
+shm_drain_clear(struct shm_segment *seg)
+{
+	atomic_store_explicit(&seg->hdr->drain_since_unix_ms, 0, memory_order_release);
+	atomic_store_explicit(&seg->hdr->drain_move_unix_ms, 0, memory_order_relaxed);
+}
+
+enum shm_drain
+shm_drain_state(struct shm_slot *slot)
+{
+	int64_t since, move;
+
+	if (!slot)
+		return SHM_SERVING;
+	since = atomic_load_explicit(&slot->seg->hdr->drain_since_unix_ms, memory_order_acquire);
+	if (since == 0)
+		return SHM_SERVING;
+	move = atomic_load_explicit(&slot->seg->hdr->drain_move_unix_ms, memory_order_relaxed);
+	return clock_unix_ms() >= move ? SHM_MOVING : SHM_DRAINING;
 }

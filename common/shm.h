@@ -273,6 +273,29 @@ int shm_session_poll(struct shm_slot *self, struct shm_record *rec);
  */
 uint64_t shm_session_dropped(struct shm_slot *self);
 
+/*
+ * Draining a node (docs/deploy.md): `aur-stat --drain` marks the segment,
+ * and every session of the node reads the mark.  A draining node takes no
+ * new listeners -- a session that starts on it is told to go at once --
+ * and, from the move time on, tells the listeners it has to go too, so
+ * that they reconnect through the balancer to another node.  The time
+ * between is the balancer's to notice that the node stopped being ready.
+ */
+enum shm_drain {
+	SHM_SERVING,            /* not draining */
+	SHM_DRAINING,           /* new sessions go; older ones play on until the move time */
+	SHM_MOVING,             /* every session goes */
+};
+
+/* Marks the segment draining from now, moving in move_after_ms (negative: 0). */
+void shm_drain_set(struct shm_segment *seg, int64_t move_after_ms);
+
+/* Ends a drain: the node serves again. */
+void shm_drain_clear(struct shm_segment *seg);
+
+/* The drain state of slot's segment now; SHM_SERVING for NULL. */
+enum shm_drain shm_drain_state(struct shm_slot *slot);
+
 /* Reading, for aur-stat and tests.  Readers take no slot and write nothing. */
 
 struct shm_hist_snap {
@@ -290,6 +313,8 @@ struct shm_totals {
 	unsigned dead;                     /* slots still held by a dead process */
 	unsigned slots;                    /* SHM_SLOTS */
 	int64_t created_unix_ms;
+	int64_t drain_since_unix_ms;       /* see shm_drain_set; 0 while serving */
+	int64_t drain_move_unix_ms;
 };
 
 /*

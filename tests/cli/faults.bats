@@ -138,3 +138,27 @@ teardown() {
 	jq -e '[.[] | select(.hello != null)] | all(.first_audio_ms < 10000 and .seq_gaps == 0
 		and .max_gap_ms < 400 and .audio >= (12000 - .first_audio_ms) / 100 - 5)' burst.json
 }
+
+@test "a draining node sends listeners on: a new one at once, one playing at the move time" {
+	OWN_SERVER=1
+	server_start drain
+	$WS_CLIENT --url "$WS_URL" --seconds 8 > playing.json &
+	CLIENT=$!
+	poll_for 10 session_running
+	"$AURALIS_BUILD/aur-stat" --drain 1.5
+	$WS_CLIENT --url "$WS_URL" --seconds 3 > new.json
+	jq -c '{first_message, bye, audio}' new.json
+	jq -e '.first_message == "bye" and .bye == {"type": "bye", "reason": "draining", "reconnect": true}
+		and .audio == 0 and .closed_by_server' new.json
+	wait "$CLIENT"
+	CLIENT=
+	jq -c '{first_message, bye, byes, audio, closed_by_server}' playing.json
+	# It played on through the 1.5 s before the move, then got its bye, last.
+	jq -e '.first_message == "hello" and .byes == 1 and .bye.reconnect == true
+		and .audio >= 15 and .closed_by_server and .seq_gaps == 0' playing.json
+	# The sessions end by themselves once their framer has said bye.
+	wait_no_sessions 5
+	"$AURALIS_BUILD/aur-stat" --undrain
+	$WS_CLIENT --url "$WS_URL" --seconds 2 > again.json
+	jq -e '.byes == 0 and .audio >= 10' again.json
+}

@@ -63,23 +63,75 @@ make_segment() {
 	TABLE
 }
 
-@test "without the shared memory: 200, degraded, zeros -- and the segment is not made" {
+@test "a node nobody listened to yet is healthy and ready: aur-stat makes the shared memory" {
+	[ ! -e "/dev/shm/${AURALIS_SHM#/}" ]
 	stat_start
+	[ "$(stat -c %a "/dev/shm/${AURALIS_SHM#/}")" = 600 ]
 	get /api/status > status.json
 	cat status.json
-	jq -e --arg shm "$AURALIS_SHM" '.health == "degraded"
-		and .reasons == ["shared memory \($shm) is missing"]
+	jq -e --arg shm "$AURALIS_SHM" '.health == "ok" and .reasons == [] and .ready == true
+		and .draining == false and .max_sessions == null
 		and .sessions_active == 0 and .sessions_total == 0
-		and .shm == {"name": $shm, "ok": false, "error": "shared memory \($shm) is missing",
-			"layout_version": 2, "age_s": null}' status.json
+		and .shm.name == $shm and .shm.ok == true' status.json
+	# What a balancer's check looks for, as it is in the body.
+	grep -q '"ready":true' status.json
 	get /api/metrics > metrics.json
 	jq -e '(.counters | length == 11 and all(.[]; . == 0)) and .sessions == []
 		and (.histograms | all(.[]; . == {"count": 0, "mean": null, "p50": null, "p95": null, "p99": null}))' \
 		metrics.json
 	get /metrics > metrics.txt
-	grep -qx 'auralis_up 0' metrics.txt
-	grep -qx 'auralis_healthy 0' metrics.txt
-	[ ! -e "/dev/shm/${AURALIS_SHM#/}" ]
+	grep -qx 'auralis_up 1' metrics.txt
+	grep -qx 'auralis_healthy 1' metrics.txt
+	grep -qx 'auralis_ready 1' metrics.txt
+	grep -qx 'auralis_draining 0' metrics.txt
+	# Removed later, it is missing: 200, degraded, zeros, not ready.
+	rm "/dev/shm/${AURALIS_SHM#/}"
+	get /api/status > status.json
+	jq -e --arg shm "$AURALIS_SHM" '.health == "degraded" and .ready == false
+		and .reasons == ["shared memory \($shm) is missing"]
+		and .shm == {"name": $shm, "ok": false, "error": "shared memory \($shm) is missing",
+			"layout_version": 2, "age_s": null}' status.json
+	get /metrics | grep -qx 'auralis_up 0'
+}
+
+@test "--max-sessions: the node is not ready while it is full" {
+	make_segment
+	stat_start --max-sessions 2
+	get /api/status | jq -e '.ready == true and .max_sessions == 2'
+	get /metrics | grep -qx 'auralis_sessions_max 2'
+	fake --role chunk --session one counter chunks 1
+	get /api/status | jq -e '.ready == true'
+	fake --role chunk --session two counter chunks 1
+	wait_for /api/status '.sessions_active == 2 and .ready == false and .health == "ok"'
+	fakes_stop
+	wait_for /api/status '.sessions_active == 0 and .ready == true'
+}
+
+@test "--drain and --undrain mark the node, make its shared memory if missing, and exit" {
+	stat_start
+	run "$AUR_STAT" --drain 2
+	[ "$status" -eq 0 ]
+	[ "$output" = "aur-stat: $AURALIS_SHM: draining: no new listeners; those playing are sent on in 2 s" ]
+	get /api/status | jq -e '.draining == true and .ready == false and .health == "ok"'
+	get /metrics | grep -qx 'auralis_draining 1'
+	run "$AUR_STAT" --undrain
+	[ "$status" -eq 0 ]
+	[ "$output" = "aur-stat: $AURALIS_SHM: serving: new listeners are taken again" ]
+	get /api/status | jq -e '.draining == false and .ready == true'
+	stat_stop
+	rm "/dev/shm/${AURALIS_SHM#/}"
+	run "$AUR_STAT" --drain 0
+	[ "$status" -eq 0 ]
+	[ -e "/dev/shm/${AURALIS_SHM#/}" ]
+	while IFS='|' read -r args message; do
+		run "$AUR_STAT" $args
+		[ "$status" -eq 2 ] || { echo "$args: $status"; false; }
+		[[ "$output" == *"$message"* ]] || { echo "$args: $output"; false; }
+	done <<-'TABLE'
+	--drain -1|aur-stat: --drain: expected 0..3600, not '-1'
+	--drain 1 --undrain|aur-stat: --drain and --undrain: one or the other
+	--max-sessions 513|aur-stat: --max-sessions: expected 0..512, not '513'
+	TABLE
 }
 
 @test "a segment of another layout version is named, with both versions" {
