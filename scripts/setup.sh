@@ -5,7 +5,7 @@ AURALIS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # Debian packages the build and the server need.
 AURALIS_PACKAGES_RUN="build-essential pkg-config meson ninja-build libfluidsynth-dev libsndfile1-dev
-libjansson-dev libmicrohttpd-dev libopus-dev fluid-soundfont-gm websocketd curl procps"
+libjansson-dev libmicrohttpd-dev libopus-dev fluid-soundfont-gm websocketd curl procps haproxy"
 # What the test suites need on top.
 AURALIS_PACKAGES_TEST="bats jq sox libsox-fmt-all libebur128-dev timgm6mb-soundfont fluidsynth curl python3
 clang libclang-rt-dev chromium iproute2"
