@@ -57,7 +57,11 @@ build() {
 start_renderer() {
 	local bin=${AURALIS_BIN:-${AURALIS_BUILD:-$AURALIS_ROOT/build}}
 	RENDERER_DIR=$(mktemp -d "${TMPDIR:-/tmp}/auralis-render.XXXXXX") || return 1
-	"$bin/aur-render" --serve "$RENDERER_DIR/render.sock" "$@" &
+	# malloc's memory in huge pages where the kernel allows them (madvise): the
+	# SoundFont's 140 MB map in 2 MB pages, so each fork copies far fewer page
+	# table entries (docs/warm-start.md).
+	GLIBC_TUNABLES=${GLIBC_TUNABLES:+$GLIBC_TUNABLES:}glibc.malloc.hugetlb=1 \
+		"$bin/aur-render" --serve "$RENDERER_DIR/render.sock" "$@" &
 	RENDERER_PID=$!
 	# Loading the SoundFont takes a second or so; the socket appears when done.
 	while [ ! -S "$RENDERER_DIR/render.sock" ]; do
