@@ -174,6 +174,7 @@ render_child(struct warm *w, const struct handoff_request *req, const int fds[HA
     int listener, int sigfd, int sock)
 {
 	sigset_t none;
+	int status;
 
 	close(listener);
 	close(sigfd);
@@ -199,7 +200,13 @@ render_child(struct warm *w, const struct handoff_request *req, const int fds[HA
 		setenv("AURALIS_SHM", req->shm, 1);
 	else
 		unsetenv("AURALIS_SHM");
-	exit(render_inputs(&w->r, 0, NULL));
+	status = render_inputs(&w->r, 0, NULL);
+	/*
+	 * _exit: the exit handlers are the server's, inherited (and under the
+	 * sanitizers a leak check that cannot stop the server's threads).
+	 */
+	shm_detach();
+	_exit(status);
 }
 
 /* Takes one connection: a request, a child for it, and the first answer. */

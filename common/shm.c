@@ -908,6 +908,12 @@ attach_release(void)
 	attached_seg = NULL;
 }
 
+void
+shm_detach(void)
+{
+	attach_release();
+}
+
 struct shm_slot *
 shm_attach(enum shm_role role, const char *session)
 {

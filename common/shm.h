@@ -188,6 +188,13 @@ void shm_release(struct shm_slot *slot);
  */
 struct shm_slot *shm_attach(enum shm_role role, const char *session);
 
+/*
+ * Releases what shm_attach took, now, as its exit handler would: for a
+ * process that ends with _exit (a forked child that must not run the exit
+ * handlers it inherited).  Does nothing when nothing is attached.
+ */
+void shm_detach(void);
+
 /* Adds n to counter c of the slot (relaxed atomic; never blocks). */
 void shm_count(struct shm_slot *slot, enum shm_counter c, uint64_t n);
 
