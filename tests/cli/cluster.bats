@@ -36,6 +36,9 @@ need_haproxy() {
 	run "$AURALIS_ROOT/scripts/run" --nodes 3 --port 8080 --node-port 8076
 	[ "$status" -eq 2 ]
 	[[ "$output" == *"the nodes' ports 8076..8081 include 8080"* ]]
+	run "$AURALIS_ROOT/scripts/run" --port 9000 --stat-port 9000
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"scripts/run: --port and --stat-port are both 9000"* ]]
 	run "$AURALIS_ROOT/scripts/run" --help
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"--nodes N"* ]]
@@ -46,6 +49,8 @@ need_haproxy() {
 	need_haproxy
 	port=$(free_port)
 	stat_port=$(free_port)
+	# Two free ports in a row may be the same one.
+	while [ "$stat_port" -eq "$port" ]; do stat_port=$(free_port); done
 	node_port=$(free_ports 4)
 	run_start --nodes 2 --port "$port" --stat-port "$stat_port" --node-port "$node_port" --max-sessions 12
 	poll_for 120 grep -q "nodes in service" run.log
@@ -107,6 +112,7 @@ need_haproxy() {
 @test "scripts/run (one node): SIGTERM drains: not ready at once, a bye to its listeners, then everything stops" {
 	port=$(free_port)
 	stat_port=$(free_port)
+	while [ "$stat_port" -eq "$port" ]; do stat_port=$(free_port); done
 	run_start --port "$port" --stat-port "$stat_port" --max-sessions 4 --drain 1
 	poll_for 120 grep -q "auralis: status on" run.log
 	status_of "$stat_port" | jq -e '.ready == true and .max_sessions == 4'
