@@ -170,8 +170,8 @@ make_segment() {
 	stat_start
 	get /api/status > status.json
 	cat status.json
-	jq -e '(keys_unsorted[:8]) == ["version","uptime_s","sessions_active","sessions_total",
-		"soundfont","sample_rate","health","reasons"]' status.json
+	jq -e '(keys_unsorted[:11]) == ["version","uptime_s","sessions_active","sessions_total",
+		"soundfont","sample_rate","health","ready","draining","max_sessions","reasons"]' status.json
 	jq -e '(.version | test("^[0-9]+\\.[0-9]+\\.[0-9]+$")) and (.uptime_s | type == "number" and . >= 0)
 		and .sessions_active == 0 and .sessions_total == 0 and .sample_rate == 44100
 		and .health == "ok" and .reasons == [] and .shm.ok == true
