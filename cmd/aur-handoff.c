@@ -23,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -83,31 +82,6 @@ render_here(long rate)
 	dief(AUR_EXIT_FAILURE, "%s:", path);
 }
 
-/* Connects to the warm renderer at path.  Returns the socket, or -1 with errno. */
-static int
-connect_to(const char *path)
-{
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	int sock;
-
-	if (strlen(path) >= sizeof addr.sun_path) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	memcpy(addr.sun_path, path, strlen(path) + 1);
-	sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (sock < 0)
-		return -1;
-	if (connect(sock, (struct sockaddr *)&addr, sizeof addr) < 0) {
-		int e = errno;
-
-		close(sock);
-		errno = e;
-		return -1;
-	}
-	return sock;
-}
-
 /*
  * Hands the stream over and waits for the render to end.  Returns its exit
  * status, or -1 (with a warning) when the warm renderer did not start it:
@@ -117,16 +91,12 @@ static int
 hand_over(const char *path, long rate)
 {
 	static const int fds[HANDOFF_FDS] = { STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO };
-	struct handoff_request req = { .version = HANDOFF_VERSION, .rate = (uint32_t)rate };
+	struct handoff_request req = handoff_request_make((uint32_t)rate, getenv("AURALIS_SESSION"),
+	    getenv("AURALIS_SHM"));
 	struct handoff_reply reply;
-	const char *session = getenv("AURALIS_SESSION"), *shm = getenv("AURALIS_SHM");
 	int sock, rc;
 
-	if (session && strlen(session) <= SHM_SESSION_MAX)
-		memcpy(req.session, session, strlen(session) + 1);
-	if (shm && strlen(shm) <= HANDOFF_SHM_MAX)
-		memcpy(req.shm, shm, strlen(shm) + 1);
-	sock = connect_to(path);
+	sock = handoff_connect(path);
 	if (sock < 0 || handoff_send_request(sock, &req, fds) < 0) {
 		warnf("warm renderer %s: %s; rendering here", path, strerror(errno));
 		if (sock >= 0)
@@ -135,9 +105,7 @@ hand_over(const char *path, long rate)
 	}
 	rc = handoff_recv_reply(sock, &reply);
 	if (rc <= 0 || reply.answer != HANDOFF_STARTED) {
-		warnf("warm renderer %s: %s; rendering here", path,
-		    rc < 0 ? strerror(errno) : rc == 0 ? "it closed the connection" :
-		    reply.message[0] ? reply.message : "refused");
+		warnf("warm renderer %s: %s; rendering here", path, handoff_refusal(rc, &reply));
 		close(sock);
 		return -1;
 	}

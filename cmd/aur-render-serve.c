@@ -45,6 +45,7 @@
 #include "clock.h"
 #include "err.h"
 #include "handoff.h"
+#include "io.h"
 #include "stop.h"
 
 #define RATES_MAX 2
@@ -94,19 +95,14 @@ listen_at(const char *path)
 		return -1;
 	}
 	memcpy(addr.sun_path, path, strlen(path) + 1);
-	sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (sock < 0) {
-		warnf("socket:");
-		return -1;
-	}
-	if (connect(sock, (struct sockaddr *)&addr, sizeof addr) == 0) {
+	sock = handoff_connect(path);
+	if (sock >= 0) {
 		warnf("%s: another warm renderer is listening there", path);
 		close(sock);
 		return -1;
 	}
 	if (errno == ECONNREFUSED)
 		unlink(path);           /* left by a server that is gone */
-	close(sock);
 	sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (sock < 0) {
 		warnf("socket:");
@@ -294,7 +290,6 @@ int
 render_serve(const char *path, struct options *opt, const char *soundfont)
 {
 	struct pollfd pfd[2];
-	sigset_t mask;
 	int64_t stop_by = 0;
 	int listener, sigfd, status = AUR_EXIT_OK;
 
@@ -303,19 +298,12 @@ render_serve(const char *path, struct options *opt, const char *soundfont)
 	 * loads samples with OpenMP, whose pool stays): a thread that did not
 	 * block SIGCHLD would take it, and the signalfd never see it.
 	 */
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGCHLD);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGHUP);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	/* Descriptors 0..2 are open, so that a stream's never land there. */
-	for (int fd = 0; fd <= 2; fd = open("/dev/null", O_RDWR | O_CLOEXEC))
-		if (fd > 2) {
-			close(fd);
-			break;
-		}
+	sigfd = stop_signalfd();
+	if (sigfd < 0) {
+		warnf("signalfd:");
+		return AUR_EXIT_FAILURE;
+	}
+	io_std_open();          /* a stream's descriptors never land on 0..2 */
 	if (opt->rate_given) {
 		status = warm_up(opt, opt->rate, soundfont);
 	} else {
@@ -323,8 +311,10 @@ render_serve(const char *path, struct options *opt, const char *soundfont)
 		if (!status)
 			status = warm_up(opt, 48000, soundfont);
 	}
-	if (status)
+	if (status) {
+		close(sigfd);
 		goto out;
+	}
 	/*
 	 * Loading left freed chunks in malloc's fast bins; the first child to
 	 * malloc would merge them, writing (so copying) pages all over the
@@ -332,12 +322,6 @@ render_serve(const char *path, struct options *opt, const char *soundfont)
 	 */
 	malloc_trim(0);
 
-	sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (sigfd < 0) {
-		warnf("signalfd:");
-		status = AUR_EXIT_FAILURE;
-		goto out;
-	}
 	/* The socket appears only now: whoever waits for it finds us ready. */
 	listener = listen_at(path);
 	if (listener < 0) {

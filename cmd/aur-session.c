@@ -53,7 +53,6 @@
 #include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -608,31 +607,6 @@ compose_started(struct session *s, int notes, struct message *said)
 	return START_REFUSED;
 }
 
-/* Connects to the warm renderer at path.  Returns the socket, or -1 with errno. */
-static int
-connect_to(const char *path)
-{
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	int sock;
-
-	if (strlen(path) >= sizeof addr.sun_path) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	memcpy(addr.sun_path, path, strlen(path) + 1);
-	sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (sock < 0)
-		return -1;
-	if (connect(sock, (struct sockaddr *)&addr, sizeof addr) < 0) {
-		int e = errno;
-
-		close(sock);
-		errno = e;
-		return -1;
-	}
-	return sock;
-}
-
 /*
  * Hands the render to the warm renderer at path: a child of it reads the
  * notes from in, writes the PCM at rate to out, and its messages to our
@@ -643,16 +617,12 @@ connect_to(const char *path)
 static int
 render_handoff(struct session *s, const char *path, uint32_t rate, int in, int out)
 {
-	struct handoff_request req = { .version = HANDOFF_VERSION, .rate = rate };
+	struct handoff_request req = handoff_request_make(rate, s->id, getenv("AURALIS_SHM"));
 	const int fds[HANDOFF_FDS] = { in, out, STDERR_FILENO };
-	const char *shm = getenv("AURALIS_SHM");
 	struct handoff_reply reply;
 	int sock, rc;
 
-	memcpy(req.session, s->id, sizeof s->id);
-	if (shm && strlen(shm) <= HANDOFF_SHM_MAX)
-		memcpy(req.shm, shm, strlen(shm) + 1);
-	sock = connect_to(path);
+	sock = handoff_connect(path);
 	if (sock < 0 || handoff_send_request(sock, &req, fds) < 0) {
 		warnf("warm renderer %s: %s; rendering here", path, strerror(errno));
 		if (sock >= 0)
@@ -668,9 +638,7 @@ render_handoff(struct session *s, const char *path, uint32_t rate, int in, int o
 	rc = handoff_recv_reply(sock, &reply);
 	close(sock);
 	if (rc <= 0 || reply.answer != HANDOFF_STARTED) {
-		warnf("warm renderer %s: %s; rendering here", path,
-		    rc < 0 ? strerror(errno) : rc == 0 ? "it closed the connection" :
-		    reply.message[0] ? reply.message : "refused");
+		warnf("warm renderer %s: %s; rendering here", path, handoff_refusal(rc, &reply));
 		return 0;
 	}
 	return 1;
@@ -816,22 +784,8 @@ session_id(struct session *s)
 static void
 setup_process(struct session *s)
 {
-	sigset_t mask;
-	int fd;
-
-	while ((fd = open("/dev/null", O_RDWR | O_CLOEXEC)) >= 0 && fd <= 2)
-		if (fcntl(fd, F_SETFD, 0) < 0)
-			break;
-	if (fd > 2)
-		close(fd);
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGCHLD);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGHUP);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	s->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	io_std_open();
+	s->sigfd = stop_signalfd();
 	if (s->sigfd < 0)
 		dief(AUR_EXIT_FAILURE, "signalfd:");
 }

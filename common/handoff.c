@@ -6,9 +6,56 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "handoff.h"
+
+int
+handoff_connect(const char *path)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int sock;
+
+	if (strlen(path) >= sizeof addr.sun_path) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(addr.sun_path, path, strlen(path) + 1);
+	sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (sock < 0)
+		return -1;
+	if (connect(sock, (struct sockaddr *)&addr, sizeof addr) < 0) {
+		int e = errno;
+
+		close(sock);
+		errno = e;
+		return -1;
+	}
+	return sock;
+}
+
+struct handoff_request
+handoff_request_make(uint32_t rate, const char *session, const char *shm)
+{
+	struct handoff_request req = { .version = HANDOFF_VERSION, .rate = rate };
+
+	if (session && strlen(session) < sizeof req.session)
+		memcpy(req.session, session, strlen(session) + 1);
+	if (shm && strlen(shm) < sizeof req.shm)
+		memcpy(req.shm, shm, strlen(shm) + 1);
+	return req;
+}
+
+const char *
+handoff_refusal(int rc, const struct handoff_reply *reply)
+{
+	if (rc < 0)
+		return strerror(errno);
+	if (rc == 0)
+		return "it closed the connection";
+	return reply->message[0] ? reply->message : "refused";
+}
 
 int
 handoff_send_request(int sock, const struct handoff_request *req, const int fds[HANDOFF_FDS])

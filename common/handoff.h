@@ -50,6 +50,25 @@ struct handoff_reply {
 };
 
 /*
+ * Connects to the warm renderer listening at path.  Returns the socket
+ * (close-on-exec), or -1 with errno (ENAMETOOLONG for a path that does not
+ * fit a Unix socket address).
+ */
+int handoff_connect(const char *path);
+
+/*
+ * A request for a stream at rate Hz, counted under session and in the
+ * shared memory shm (either NULL or too long: none, the default).
+ */
+struct handoff_request handoff_request_make(uint32_t rate, const char *session, const char *shm);
+
+/*
+ * Why a stream did not start, for a warning: the reply's own message, or
+ * what rc from handoff_recv_reply says (errno's text when rc < 0).
+ */
+const char *handoff_refusal(int rc, const struct handoff_reply *reply);
+
+/*
  * Sends req on the connected socket sock with fds[HANDOFF_FDS] attached.
  * Returns 0, or -1 with errno.
  */

@@ -39,4 +39,11 @@ int write_full_within(int fd, const void *buf, size_t len, const volatile sig_at
  */
 void io_ignore_sigpipe(void);
 
+/*
+ * Opens /dev/null on whichever of descriptors 0, 1 and 2 is closed, so
+ * that no descriptor opened or received later lands there (and is then
+ * taken for a standard stream).
+ */
+void io_std_open(void);
+
 #endif

@@ -19,6 +19,15 @@ extern volatile sig_atomic_t stop_signal;
 /* Installs the handlers described above. */
 void stop_on_signals(void);
 
+/*
+ * For a process that waits for its children and its stop signals in one
+ * poll loop: blocks SIGCHLD, SIGINT, SIGTERM and SIGHUP (in the calling
+ * thread, and so in every thread it starts later: call it before any),
+ * ignores SIGPIPE, and returns a signalfd (non-blocking, close-on-exec)
+ * that reads them, or -1 with errno.
+ */
+int stop_signalfd(void);
+
 /* Prints usage (the tool's usage text) on stderr and exits with AUR_EXIT_USAGE. */
 noreturn void usage_exit(const char *usage);
 
