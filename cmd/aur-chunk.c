@@ -70,7 +70,7 @@ static const char usage_text[] =
 	"options:\n"
 	"  -C, --codec NAME       pcm (default) or opus\n"
 	"  -b, --kbps N           Opus bitrate to start at, 6..510 kbit/s (default 96)\n"
-	"  -x, --complexity N     Opus encoder effort, 0..10 (default 5)\n"
+	"  -x, --complexity N     Opus encoder effort, 0..10 (default 4)\n"
 	"  -r, --rate HZ          sample rate, 8000..192000 (default 44100; Opus takes\n"
 	"                         8000, 12000, 16000, 24000 or 48000, default 48000)\n"
 	"  -c, --channels N       interleaved channels, 1..8 (default 2)\n"

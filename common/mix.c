@@ -14,6 +14,15 @@
  * and four Schroeder all-passes that smear each onset into a dense wash.
  * The left and right returns tap the lines with orthogonal signs
  * (+-+-+-+- and ++--++--), so they are decorrelated and the tail is wide.
+ *
+ * Every live stream runs its own mix, so its cost is paid once a listener
+ * (docs/performance.md).  The network runs a stretch of frames at a time:
+ * each line's shortest delay is longer than the stretch, so what the lines
+ * return over it was written before it began, and can be read first, in
+ * one pass a line; the eight lines are then computed side by side, a frame
+ * at a time, and written back in one pass a line.  Each operation is the
+ * one a frame-by-frame loop would do, in the same order, so the sound does
+ * not depend on how the work is cut.
  */
 #include "mix.h"
 
@@ -24,7 +33,6 @@
 #define REVERB_LINES 8
 #define DIFFUSERS 4
 #define DIFFUSION 0.6f
-#define LINE_FRAMES_MAX 16384           /* a power of two above every line at 192 kHz */
 /*
  * Added to what enters the network: the tail then settles at about 1e-19
  * instead of sinking into denormal numbers, which are slow on many CPUs.
@@ -49,14 +57,23 @@ struct delay {
 	size_t len, pos;
 };
 
+/*
+ * Frames of the network run at a time: the longest stretch read ahead.
+ * It must not exceed the shortest line, 260 frames at the lowest rate,
+ * 8 kHz; mix_new bounds it by the lines all the same.
+ */
+#define STRETCH_MAX 256
+
 struct mix {
 	struct mix_settings s;
 	struct biquad channel_hp[MIX_CHANNELS][2];
 	struct biquad send_hp;
 	struct delay predelay;
 	struct delay diffuser[DIFFUSERS];
-	float *lines;                   /* REVERB_LINES rings of LINE_FRAMES_MAX */
+	float *lines;                   /* REVERB_LINES rings of ring_frames each */
+	size_t ring_frames;             /* a power of two above the longest line */
 	size_t line_len[REVERB_LINES];
+	size_t stretch;                 /* frames run at a time: <= the shortest line */
 	size_t write;                   /* where every ring is written now */
 	float line_gain[REVERB_LINES];
 	float line_lp[REVERB_LINES];    /* the low-pass's state */
@@ -70,6 +87,8 @@ struct mix {
 	double comp_gain, comp_step;    /* gain now, and its change a frame */
 	int comp_phase;                 /* frames since the last gain computation */
 	float send[MIX_BLOCK_MAX];
+	float tap[REVERB_LINES][STRETCH_MAX];   /* what the lines return */
+	float feed[REVERB_LINES][STRETCH_MAX];  /* what goes back into them */
 };
 
 void
@@ -114,22 +133,54 @@ biquad_highpass(struct biquad *f, double hz, double rate)
 	f->z1 = f->z2 = 0;
 }
 
+/*
+ * Filters the pair x[0..n-1] and y[0..n-1] with f[0] and f[1] (left and
+ * right): the two run side by side, so that each waits on its own state
+ * while the other computes.
+ */
+static void
+biquad_run2(struct biquad f[2], float *x, float *y, size_t n)
+{
+	double xz1 = f[0].z1, xz2 = f[0].z2, yz1 = f[1].z1, yz2 = f[1].z2;
+	const double b0 = f[0].b0, b1 = f[0].b1, b2 = f[0].b2, a1 = f[0].a1, a2 = f[0].a2;
+
+	for (size_t i = 0; i < n; i++) {
+		double xin = x[i], xout = b0 * xin + xz1;
+		double yin = y[i], yout = b0 * yin + yz1;
+
+		xz1 = b1 * xin - a1 * xout + xz2;
+		xz2 = b2 * xin - a2 * xout;
+		yz1 = b1 * yin - a1 * yout + yz2;
+		yz2 = b2 * yin - a2 * yout;
+		/* A silent channel's state decays toward denormals: flush it,
+		 * sample by sample, so that block sizes change nothing. */
+		xz1 = fabs(xz1) < 1e-30 ? 0 : xz1;
+		xz2 = fabs(xz2) < 1e-30 ? 0 : xz2;
+		yz1 = fabs(yz1) < 1e-30 ? 0 : yz1;
+		yz2 = fabs(yz2) < 1e-30 ? 0 : yz2;
+		x[i] = (float)xout;
+		y[i] = (float)yout;
+	}
+	f[0].z1 = xz1;
+	f[0].z2 = xz2;
+	f[1].z1 = yz1;
+	f[1].z2 = yz2;
+}
+
+/* Filters x[0..n-1] with f. */
 static void
 biquad_run(struct biquad *f, float *x, size_t n)
 {
 	double z1 = f->z1, z2 = f->z2;
+	const double b0 = f->b0, b1 = f->b1, b2 = f->b2, a1 = f->a1, a2 = f->a2;
 
 	for (size_t i = 0; i < n; i++) {
-		double in = x[i], out = f->b0 * in + z1;
+		double in = x[i], out = b0 * in + z1;
 
-		z1 = f->b1 * in - f->a1 * out + z2;
-		z2 = f->b2 * in - f->a2 * out;
-		/* A silent channel's state decays toward denormals: flush it,
-		 * sample by sample, so that block sizes change nothing. */
-		if (fabs(z1) < 1e-30)
-			z1 = 0;
-		if (fabs(z2) < 1e-30)
-			z2 = 0;
+		z1 = b1 * in - a1 * out + z2;
+		z2 = b2 * in - a2 * out;
+		z1 = fabs(z1) < 1e-30 ? 0 : z1;
+		z2 = fabs(z2) < 1e-30 ? 0 : z2;
 		x[i] = (float)out;
 	}
 	f->z1 = z1;
@@ -147,28 +198,46 @@ delay_init(struct delay *d, size_t len)
 	return d->buf ? 0 : -1;
 }
 
-/* The sample written len frames ago; then x takes its place. */
-static inline float
-delay_swap(struct delay *d, float x)
+/*
+ * Delays x[0..n-1] by d's length, in place: each sample comes out as the
+ * one written len frames before it.  The buffer is walked in runs up to
+ * its end, so that the loop does not test for the wrap at every sample.
+ */
+static void
+delay_run(struct delay *d, float *x, size_t n)
 {
-	float out = d->buf[d->pos];
+	for (size_t i = 0; i < n;) {
+		size_t run = d->len - d->pos < n - i ? d->len - d->pos : n - i;
+		float *buf = d->buf + d->pos;
 
-	d->buf[d->pos] = x;
-	if (++d->pos == d->len)
-		d->pos = 0;
-	return out;
+		for (size_t j = 0; j < run; j++) {
+			float out = buf[j];
+
+			buf[j] = x[i + j];
+			x[i + j] = out;
+		}
+		i += run;
+		d->pos = (d->pos + run) % d->len;
+	}
 }
 
-/* A Schroeder all-pass: flat in level, smeared in time. */
-static inline float
-diffuse(struct delay *d, float x)
+/* A Schroeder all-pass on x[0..n-1], in place: flat in level, smeared in time. */
+static void
+diffuser_run(struct delay *d, float *x, size_t n)
 {
-	float held = d->buf[d->pos], v = x + DIFFUSION * held;
+	for (size_t i = 0; i < n;) {
+		size_t run = d->len - d->pos < n - i ? d->len - d->pos : n - i;
+		float *buf = d->buf + d->pos;
 
-	d->buf[d->pos] = v;
-	if (++d->pos == d->len)
-		d->pos = 0;
-	return held - DIFFUSION * v;
+		for (size_t j = 0; j < run; j++) {
+			float held = buf[j], v = x[i + j] + DIFFUSION * held;
+
+			buf[j] = v;
+			x[i + j] = held - DIFFUSION * v;
+		}
+		i += run;
+		d->pos = (d->pos + run) % d->len;
+	}
 }
 
 static size_t
@@ -224,14 +293,20 @@ mix_new(const struct mix_settings *s)
 	bad |= delay_init(&m->predelay, (size_t)lround(s->reverb_predelay_s * s->rate));
 	for (int i = 0; i < DIFFUSERS; i++)
 		bad |= delay_init(&m->diffuser[i], scaled(diffuser_frames_44k[i], s->rate));
-	m->lines = calloc(REVERB_LINES * LINE_FRAMES_MAX, sizeof *m->lines);
-	bad |= m->lines ? 0 : -1;
+	m->ring_frames = 1;
+	m->stretch = STRETCH_MAX;
 	for (int i = 0; i < REVERB_LINES; i++) {
 		m->line_len[i] = scaled(line_frames_44k[i], s->rate);
 		/* -60 dB after reverb_seconds: 10^(-3 * delay / T60) a trip. */
 		m->line_gain[i] = (float)pow(10, -3.0 * (double)m->line_len[i] /
 		    (s->reverb_seconds * s->rate));
+		while (m->ring_frames <= m->line_len[i])
+			m->ring_frames *= 2;
+		if (m->stretch > m->line_len[i])
+			m->stretch = m->line_len[i];
 	}
+	m->lines = calloc(REVERB_LINES * m->ring_frames, sizeof *m->lines);
+	bad |= m->lines ? 0 : -1;
 	m->damp = (float)exp(-2 * M_PI * s->reverb_damp_hz / s->rate);
 	m->dc_r = exp(-2 * M_PI * s->dc_hz / s->rate);
 	m->comp_rms = 1 - exp(-1 / (COMP_RMS_S * s->rate));
@@ -264,49 +339,89 @@ mix_set_send_cc(struct mix *m, int ch, int value)
 		m->send_scale[ch] = (float)value / 100;
 }
 
+/* Copies n frames of a ring of `size` frames from position `from` to dst. */
+static void
+ring_read(const float *ring, size_t size, size_t from, float *dst, size_t n)
+{
+	size_t first = size - from < n ? size - from : n;
+
+	memcpy(dst, ring + from, first * sizeof *dst);
+	memcpy(dst + first, ring, (n - first) * sizeof *dst);
+}
+
+/* Copies src[0..n-1] into a ring of `size` frames from position `to` on. */
+static void
+ring_write(float *ring, size_t size, size_t to, const float *src, size_t n)
+{
+	size_t first = size - to < n ? size - to : n;
+
+	memcpy(ring + to, src, first * sizeof *src);
+	memcpy(ring, src + first, (n - first) * sizeof *src);
+}
+
 /*
- * Adds the reverb of m->send[0..n-1] to left and right.  The state is
- * copied into locals for the loop: the stores to left and right could
- * otherwise alias it, and the compiler would reload it every sample.
+ * The network over n <= m->stretch frames: x[0..n-1] is the diffused send;
+ * the return is added to left and right.  The state is copied into locals
+ * for the loop: the stores to left and right could otherwise alias it, and
+ * the compiler would reload it every frame.
  */
 static void
-reverb_run(struct mix *m, size_t n, float *restrict left, float *restrict right)
+network_run(struct mix *m, const float *x, size_t n, float *restrict left, float *restrict right)
 {
 	const float wet = (float)m->s.wet, damp = m->damp, keep = 1 - damp;
-	const size_t mask = LINE_FRAMES_MAX - 1;
-	float *restrict lines = m->lines;
+	const size_t ring = m->ring_frames, w = m->write;
+	float (*restrict tap)[STRETCH_MAX] = m->tap, (*restrict feed)[STRETCH_MAX] = m->feed;
 	float lp[REVERB_LINES], gain[REVERB_LINES];
-	size_t len[REVERB_LINES], w = m->write;
 
-	if (m->s.send_highpass_hz > 0)
-		biquad_run(&m->send_hp, m->send, n);
+	/* What each line returns now was written line_len frames ago: before this stretch. */
 	for (int k = 0; k < REVERB_LINES; k++) {
+		ring_read(m->lines + (size_t)k * ring, ring, (w - m->line_len[k]) & (ring - 1), tap[k], n);
 		lp[k] = m->line_lp[k];
 		gain[k] = m->line_gain[k];
-		len[k] = m->line_len[k];
 	}
 	for (size_t i = 0; i < n; i++) {
-		float x = delay_swap(&m->predelay, m->send[i]) + ANTI_DENORMAL;
-		float out[REVERB_LINES], sum = 0;
+		float out[REVERB_LINES], g[REVERB_LINES], sum;
 
-		for (int d = 0; d < DIFFUSERS; d++)
-			x = diffuse(&m->diffuser[d], x);
 		for (int k = 0; k < REVERB_LINES; k++) {
-			out[k] = lines[k * LINE_FRAMES_MAX + ((w - len[k]) & mask)];
+			out[k] = tap[k][i];
 			lp[k] = keep * out[k] + damp * lp[k];
-			sum += lp[k] * gain[k];
+			g[k] = lp[k] * gain[k];
 		}
-		/* The Householder matrix: each line gets its own minus 2/N of the sum. */
+		/*
+		 * The Householder matrix: each line gets its own minus 2/N of the
+		 * sum.  Summed as a tree, not a chain: eight additions in a row
+		 * would be most of the network's time.
+		 */
+		sum = ((g[0] + g[1]) + (g[2] + g[3])) + ((g[4] + g[5]) + (g[6] + g[7]));
 		sum *= 2.0f / REVERB_LINES;
 		for (int k = 0; k < REVERB_LINES; k++)
-			lines[k * LINE_FRAMES_MAX + w] = lp[k] * gain[k] - sum + x;
-		w = (w + 1) & mask;
+			feed[k][i] = g[k] - sum + x[i];
 		left[i] += wet * ((out[0] + out[2] + out[4] + out[6]) - (out[1] + out[3] + out[5] + out[7]));
 		right[i] += wet * ((out[0] + out[1] + out[4] + out[5]) - (out[2] + out[3] + out[6] + out[7]));
 	}
-	for (int k = 0; k < REVERB_LINES; k++)
+	for (int k = 0; k < REVERB_LINES; k++) {
+		ring_write(m->lines + (size_t)k * ring, ring, w, feed[k], n);
 		m->line_lp[k] = lp[k];
-	m->write = w;
+	}
+	m->write = (w + n) & (ring - 1);
+}
+
+/* Adds the reverb of m->send[0..n-1] to left and right. */
+static void
+reverb_run(struct mix *m, size_t n, float *left, float *right)
+{
+	if (m->s.send_highpass_hz > 0)
+		biquad_run(&m->send_hp, m->send, n);
+	delay_run(&m->predelay, m->send, n);
+	for (size_t i = 0; i < n; i++)
+		m->send[i] += ANTI_DENORMAL;
+	for (int d = 0; d < DIFFUSERS; d++)
+		diffuser_run(&m->diffuser[d], m->send, n);
+	for (size_t at = 0; at < n; at += m->stretch) {
+		size_t len = n - at < m->stretch ? n - at : m->stretch;
+
+		network_run(m, m->send + at, len, left + at, right + at);
+	}
 }
 
 /* The compressor's gain in dB for a level in dB: a soft knee, then 1:ratio. */
@@ -362,20 +477,27 @@ compress(struct mix *m, float *left, float *right, size_t n)
 	m->comp_phase = phase;
 }
 
+/* The DC blocker on the pair, the two sides side by side. */
 static void
-dc_block(struct mix *m, float *x, int side, size_t n)
+dc_block(struct mix *m, float *left, float *right, size_t n)
 {
-	double x1 = m->dc_x[side], y1 = m->dc_y[side], r = m->dc_r;
+	double lx1 = m->dc_x[0], ly1 = m->dc_y[0], rx1 = m->dc_x[1], ry1 = m->dc_y[1];
+	const double r = m->dc_r;
 
 	for (size_t i = 0; i < n; i++) {
-		double y = x[i] - x1 + r * y1;
+		double ly = left[i] - lx1 + r * ly1, ry = right[i] - rx1 + r * ry1;
 
-		x1 = x[i];
-		y1 = fabs(y) < 1e-30 ? 0 : y;
-		x[i] = (float)y;
+		lx1 = left[i];
+		rx1 = right[i];
+		ly1 = fabs(ly) < 1e-30 ? 0 : ly;
+		ry1 = fabs(ry) < 1e-30 ? 0 : ry;
+		left[i] = (float)ly;
+		right[i] = (float)ry;
 	}
-	m->dc_x[side] = x1;
-	m->dc_y[side] = y1;
+	m->dc_x[0] = lx1;
+	m->dc_y[0] = ly1;
+	m->dc_x[1] = rx1;
+	m->dc_y[1] = ry1;
 }
 
 void
@@ -394,10 +516,8 @@ mix_process(struct mix *m, float *const dry[2 * MIX_CHANNELS], unsigned channels
 
 		if (!(channels >> ch & 1))
 			continue;
-		if (c->highpass_hz > 0) {
-			biquad_run(&m->channel_hp[ch][0], dl, n);
-			biquad_run(&m->channel_hp[ch][1], dr, n);
-		}
+		if (c->highpass_hz > 0)
+			biquad_run2(m->channel_hp[ch], dl, dr, n);
 		for (size_t i = 0; i < n; i++) {
 			left[i] += gain * dl[i];
 			right[i] += gain * dr[i];
@@ -407,6 +527,5 @@ mix_process(struct mix *m, float *const dry[2 * MIX_CHANNELS], unsigned channels
 	if (m->s.reverb)
 		reverb_run(m, n, left, right);
 	compress(m, left, right, n);
-	dc_block(m, left, 0, n);
-	dc_block(m, right, 1, n);
+	dc_block(m, left, right, n);
 }

@@ -15,7 +15,7 @@
 #define OPUS_STREAM_KBPS_MIN 6          /* the bitrates libopus codes, kbit/s */
 #define OPUS_STREAM_KBPS_MAX 510
 #define OPUS_STREAM_KBPS 96             /* the bitrate when none is asked for */
-#define OPUS_STREAM_COMPLEXITY 5        /* the encoder's effort when none is asked for */
+#define OPUS_STREAM_COMPLEXITY 4        /* the encoder's effort when none is asked for (docs/performance.md) */
 
 struct opus_stream;
 

@@ -205,7 +205,7 @@ spread() {
 	# rendered with FluidR3_GM (fluid-soundfont-gm 3.1) by libfluidsynth 2.3; the
 	# same in the normal, the sanitizer and an -O0 build.
 	pinned_font=FluidR3_GM.sf2
-	pinned_sha256=c32156de9c6f825422dd9548e74b56c9b766ba2396f59513addd88e246acf80c
+	pinned_sha256=85882e4a7dfef2e0250e6b9be6024f304758b5e13f73bf10807852758f64972a
 	font=$(default_soundfont)
 	echo "SoundFont: $font"
 	[ "$(basename "$font")" = "$pinned_font" ] ||
