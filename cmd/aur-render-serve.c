@@ -51,6 +51,7 @@
 #define RATES_MAX 2
 #define STOP_WAIT_S 5
 #define REQUEST_TIMEOUT_MS 1000 /* a client sends its request as it connects */
+#define WAITING_MAX 256         /* connections accepted whose request has not come */
 
 /* A prepared renderer: one for each rate served. */
 struct warm {
@@ -64,7 +65,17 @@ struct stream {
 	int sock;
 };
 
+/* A connection accepted, its request not yet read. */
+struct waiter {
+	int sock;
+	pid_t pid;              /* the client, for messages */
+	int64_t deadline_ns;    /* the request is due by then */
+};
+
 static struct warm warm[RATES_MAX];
+static struct waiter waiting[WAITING_MAX];
+static struct waiter ready[WAITING_MAX];       /* taken from waiting, being served */
+static size_t nwaiting, nready;
 static int nwarm;
 static struct stream *streams;
 static size_t nstreams, streams_cap;
@@ -177,6 +188,10 @@ render_child(struct warm *w, const struct handoff_request *req, const int fds[HA
 	close(sock);
 	for (size_t i = 0; i < nstreams; i++)
 		close(streams[i].sock);
+	for (size_t i = 0; i < nwaiting; i++)
+		close(waiting[i].sock);
+	for (size_t i = 0; i < nready; i++)
+		close(ready[i].sock);
 	for (int i = 0; i < HANDOFF_FDS; i++) {
 		if (dup2(fds[i], i) < 0)
 			_exit(AUR_EXIT_FAILURE);
@@ -205,35 +220,25 @@ render_child(struct warm *w, const struct handoff_request *req, const int fds[HA
 	_exit(status);
 }
 
-/* Takes one connection: a request, a child for it, and the first answer. */
-static void
-take_stream(int listener, int sigfd)
+/*
+ * Serves the request waiting on wt->sock: a child for it, and the first
+ * answer.  Returns false while the request has not come.
+ */
+static bool
+serve_request(const struct waiter *wt, int listener, int sigfd)
 {
-	struct timeval timeout = { .tv_sec = REQUEST_TIMEOUT_MS / 1000,
-	    .tv_usec = REQUEST_TIMEOUT_MS % 1000 * 1000 };
 	struct handoff_request req;
-	struct ucred cred;
-	socklen_t len = sizeof cred;
-	int fds[HANDOFF_FDS], sock;
+	int fds[HANDOFF_FDS], sock = wt->sock;
 	struct warm *w;
 	char why[HANDOFF_MESSAGE_MAX + 1];
 	pid_t pid;
 
-	sock = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
-	if (sock < 0) {
-		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
-			warnf("accept:");
-		return;
-	}
-	if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != geteuid()) {
-		close(sock);            /* not our user: not a word */
-		return;
-	}
-	(void)setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
 	if (handoff_recv_request(sock, &req, fds) < 0) {
-		warnf("a handoff from pid %ld:", (long)cred.pid);
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return false;
+		warnf("a handoff from pid %ld:", (long)wt->pid);
 		close(sock);
-		return;
+		return true;
 	}
 	w = warm_at(req.rate);
 	if (!w) {
@@ -250,20 +255,95 @@ take_stream(int listener, int sigfd)
 	}
 	if (pid == 0)
 		render_child(w, &req, fds, listener, sigfd, sock);
-	if (streams_add(pid, sock) < 0) {
+	(void)handoff_send_reply(sock, HANDOFF_STARTED, pid, 0, NULL);
+	if (streams_add(pid, sock) < 0)
 		warnf("out of memory: the client of pid %ld will not hear its end", (long)pid);
-		(void)handoff_send_reply(sock, HANDOFF_STARTED, pid, 0, NULL);
-		close(sock);
+	else
 		sock = -1;
-	} else {
-		(void)handoff_send_reply(sock, HANDOFF_STARTED, pid, 0, NULL);
-		sock = -1;
-	}
 done:
 	for (int i = 0; i < HANDOFF_FDS; i++)
 		close(fds[i]);
 	if (sock >= 0)
 		close(sock);
+	return true;
+}
+
+/* Closes the connections whose request was not read: their clients render themselves. */
+static void
+waiting_drop(void)
+{
+	for (size_t i = 0; i < nwaiting; i++)
+		close(waiting[i].sock);
+	nwaiting = 0;
+}
+
+/*
+ * Serves each waiting connection that pfd (one entry a waiter, in order)
+ * says is readable, and drops those whose request is overdue.  The ones
+ * to serve leave `waiting` first, for `ready`: a child forked meanwhile
+ * closes every socket of both, and no other.
+ */
+static void
+serve_waiting(const struct pollfd *pfd, int listener, int sigfd)
+{
+	int64_t now = clock_now_ns();
+	size_t kept = 0;
+
+	nready = 0;
+	for (size_t i = 0; i < nwaiting; i++) {
+		if (pfd[i].revents) {
+			ready[nready++] = waiting[i];
+		} else if (now >= waiting[i].deadline_ns) {
+			warnf("a handoff from pid %ld: no request within %d ms", (long)waiting[i].pid,
+			    REQUEST_TIMEOUT_MS);
+			close(waiting[i].sock);
+		} else {
+			waiting[kept++] = waiting[i];
+		}
+	}
+	nwaiting = kept;
+	while (nready > 0) {
+		struct waiter wt = ready[--nready];
+
+		if (!serve_request(&wt, listener, sigfd))
+			waiting[nwaiting++] = wt;       /* woken, but nothing to read yet */
+	}
+}
+
+/*
+ * Accepts the connections waiting, up to the room in `waiting`, and serves
+ * each whose request has come.  A client sends its request as soon as it
+ * is connected, but it may not have run yet: reading here would make
+ * every later listener wait on it, so its connection waits in `waiting`.
+ */
+static void
+accept_streams(int listener, int sigfd)
+{
+	struct ucred cred;
+	socklen_t len;
+	int sock;
+
+	while (nwaiting < WAITING_MAX) {
+		struct waiter wt;
+
+		sock = accept4(listener, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (sock < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				warnf("accept:");
+			return;
+		}
+		len = sizeof cred;
+		if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != geteuid()) {
+			close(sock);    /* not our user: not a word */
+			continue;
+		}
+		wt = (struct waiter){ .sock = sock, .pid = cred.pid,
+		    .deadline_ns = clock_now_ns() + (int64_t)REQUEST_TIMEOUT_MS * 1000000 };
+		if (!serve_request(&wt, listener, sigfd))
+			waiting[nwaiting++] = wt;
+	}
 }
 
 /* Prepares a renderer at rate.  Returns 0 or an exit status. */
@@ -289,7 +369,7 @@ warm_up(const struct options *opt, long rate, const char *soundfont)
 int
 render_serve(const char *path, struct options *opt, const char *soundfont)
 {
-	struct pollfd pfd[2];
+	static struct pollfd pfd[2 + WAITING_MAX];
 	int64_t stop_by = 0;
 	int listener, sigfd, status = AUR_EXIT_OK;
 
@@ -331,18 +411,23 @@ render_serve(const char *path, struct options *opt, const char *soundfont)
 	}
 
 	for (;;) {
-		int n, timeout = -1;
+		int64_t now = clock_now_ns(), wake = INT64_MAX;
+		int n, timeout;
 
 		if (stop_by) {
-			int64_t left = (stop_by - clock_now_ns()) / 1000000;
-
-			if (nstreams == 0 || left <= 0)
+			if (nstreams == 0 || now >= stop_by)
 				break;
-			timeout = (int)left;
+			wake = stop_by;
 		}
+		for (size_t i = 0; i < nwaiting; i++)
+			wake = waiting[i].deadline_ns < wake ? waiting[i].deadline_ns : wake;
+		timeout = wake == INT64_MAX ? -1 : (int)((wake - now) / 1000000 + 1);
 		pfd[0] = (struct pollfd){ .fd = sigfd, .events = POLLIN };
-		pfd[1] = (struct pollfd){ .fd = listener, .events = POLLIN };
-		n = poll(pfd, listener >= 0 ? 2 : 1, timeout);
+		/* A full waiting list leaves the rest in the listener's backlog. */
+		pfd[1] = (struct pollfd){ .fd = nwaiting < WAITING_MAX ? listener : -1, .events = POLLIN };
+		for (size_t i = 0; i < nwaiting; i++)
+			pfd[2 + i] = (struct pollfd){ .fd = waiting[i].sock, .events = POLLIN };
+		n = poll(pfd, 2 + nwaiting, timeout);
 		if (n < 0 && errno != EINTR) {
 			warnf("poll:");
 			status = AUR_EXIT_FAILURE;
@@ -361,14 +446,23 @@ render_serve(const char *path, struct options *opt, const char *soundfont)
 					close(listener);
 					listener = -1;
 					unlink(path);
+					waiting_drop();
 				}
 				status = 128 + (int)si.ssi_signo;
 			}
 			reap();
 		}
+		if (nwaiting)
+			serve_waiting(pfd + 2, listener, sigfd);
+		/*
+		 * Every connection waiting, not one a wake-up: in a burst of
+		 * listeners this process competes for the CPU with every
+		 * session, and each trip through poll can wait its turn.
+		 */
 		if (n > 0 && listener >= 0 && (pfd[1].revents & POLLIN))
-			take_stream(listener, sigfd);
+			accept_streams(listener, sigfd);
 	}
+	waiting_drop();
 	if (listener >= 0) {
 		close(listener);
 		unlink(path);

@@ -26,6 +26,10 @@ setup() {
 	cd "$BATS_TEST_TMPDIR"
 }
 
+teardown() {
+	[ -z "${silent:-}" ] || kill "$silent" 2>/dev/null || true
+}
+
 # wait_for_socket PATH PID - until PATH is a socket; fails if PID ends first.
 wait_for_socket() {
 	until [ -S "$1" ]; do
@@ -122,6 +126,29 @@ wait_for_socket() {
 	grep -q "^aur-handoff: warm renderer missing.sock: No such file or directory; rendering here$" err
 	"$AUR_HANDOFF" --rate 22050 < n.notes 2> err | cmp - cold22.raw
 	grep -q "no renderer at 22050 Hz here (it serves 44100 and 48000 Hz); rendering here$" err
+}
+
+@test "a client that connects and says nothing holds up no stream, and is dropped after a second" {
+	"$AUR_COMPOSE" --seed 2 --duration 5 > n.notes
+	"$AUR_RENDER" < n.notes > cold.raw
+	python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect(sys.argv[1])
+print("connected", flush=True)
+time.sleep(60)' "$AURALIS_RENDER_SOCKET" > silent.out 3>&- &
+	silent=$!
+	until grep -q connected silent.out; do kill -0 "$silent"; sleep 0.02; done
+	# Another stream while it is connected, its request unsent.
+	"$AUR_HANDOFF" < n.notes 2> err | cmp - cold.raw
+	[ ! -s err ]
+	# Its connection is closed, by its pid, once its second is up (10 s allowed).
+	message="a handoff from pid $silent: no request within 1000 ms"
+	for _ in $(seq 500); do
+		grep -q "$message" "$SERVE_DIR/serve.log" && break
+		sleep 0.02
+	done
+	grep "$message" "$SERVE_DIR/serve.log"
 }
 
 @test "a second warm renderer on a live socket is refused; a stale socket file is replaced" {
