@@ -42,8 +42,10 @@ function groupAlive(pgid) {
  * server waits until the whole group is gone, so no session outlives a test.
  */
 export class Server {
-	constructor(port) {
+	/** args: more websocketd options (say --maxforks=1, for a server that is full). */
+	constructor(port, { args = [] } = {}) {
 		this.port = port;
+		this.args = args;
 		this.shm = `/auralis-browser-${process.pid}`;
 		this.proc = null;
 		this.log = '';
@@ -69,6 +71,7 @@ export class Server {
 			`--staticdir=${join(ROOT, 'web')}`, `--dir=${join(ROOT, 'scripts', 'ws')}`,
 			'--loglevel=error',
 			'--passenv=PATH,AURALIS_SHM,AURALIS_SOUNDFONT,AURALIS_BIN,ASAN_OPTIONS,UBSAN_OPTIONS',
+			...this.args,
 		], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
 		const keep = (d) => { this.log = (this.log + d).slice(-4000); };
 		this.proc.stdout.on('data', keep);

@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PlaybackEngine } from '../../web/js/engine.js';
 import { JitterMeter, TierPolicy, TIERS } from '../../web/js/buffering.js';
-import { backoffDelay } from '../../web/js/connection.js';
+import { backoffDelay, probeVerdict } from '../../web/js/connection.js';
+import { waitText } from '../../web/js/auralis.js';
 import * as settings from '../../web/js/settings.js';
 import { toPlanar, decodeBase64 } from '../../web/js/player.js';
 
@@ -301,6 +302,36 @@ test('settings: validated, stored, and turned into the stream query', () => {
 	assert.equal(settings.normalizeKey('G#'), 'Ab');
 	assert.deepEqual(settings.applyPreset(settings.DEFAULTS, 'bright'),
 		{ preset: 'bright', key: 'G', mode: 'ionian', bpm: 96, intensity: 0.7, volume: 0.8 });
+});
+
+test('while a retry waits: what a probe means, and the words', () => {
+	// No answer: ask again soon. Seen away, then answering: connect now.
+	assert.equal(probeVerdict({ answered: false, sawDown: false, opened: false }), 'down');
+	assert.equal(probeVerdict({ answered: true, sawDown: true, opened: true }), 'now');
+	assert.equal(probeVerdict({ answered: true, sawDown: true, opened: false }), 'now');
+	// Answering from the start: it did not take the stream (full), or the
+	// stream was lost another way; the backoff stands either way.
+	assert.equal(probeVerdict({ answered: true, sawDown: false, opened: false }), 'full');
+	assert.equal(probeVerdict({ answered: true, sawDown: false, opened: true }), 'wait');
+	assert.equal(waitText({ server: 'full', retryInMs: 7200 }), 'the server is full · trying again in 8 s');
+	assert.equal(waitText({ server: 'away', retryInMs: 18001 }), 'cannot reach the server · trying again in 19 s');
+	assert.equal(waitText({ retryInMs: 20 }), 'trying again in 1 s');
+	assert.equal(waitText({ note: 'resuming at 32 kbit/s' }), 'resuming at 32 kbit/s');
+	assert.equal(waitText({}), '');
+});
+
+test('settings: each field stored alone, over what another tab stored', () => {
+	const store = new Map();
+	const storage = { getItem: (k) => store.get(k) ?? null, setItem: (k, v) => store.set(k, v) };
+	const mine = { ...settings.DEFAULTS };
+	// Another tab changes the key; this one, which has not heard, the tempo.
+	settings.saveFields({ ...settings.DEFAULTS, key: 'E' }, ['key'], storage);
+	settings.saveFields({ ...mine, bpm: 60 }, ['bpm'], storage);
+	assert.deepEqual(settings.load(storage), { ...settings.DEFAULTS, key: 'E', bpm: 60 });
+	assert.deepEqual(settings.changedFields(mine, settings.load(storage)), ['key', 'bpm']);
+	assert.equal(settings.presetMatches(settings.DEFAULTS), true);
+	assert.equal(settings.presetMatches({ ...settings.DEFAULTS, key: 'E' }), false);
+	assert.equal(settings.presetMatches(settings.applyPreset({ ...settings.DEFAULTS, key: 'E' }, 'sleep')), true);
 });
 
 test('audio messages decode to planar floats', () => {

@@ -3,11 +3,17 @@
 // debug.html) drive one of these; it knows nothing of the DOM.
 //
 // Events (CustomEvent, details in `detail`):
-//   state    {state, detail, slow}  one of STATES, words to go with it, and
-//                                whether they say the link is too slow
+//   state    {state, detail, slow, action}  one of STATES, words to go with
+//                                it, whether they say the link is too slow, and
+//                                what the page's action button offers: 'retry'
+//                                (Retry now), 'resume' (audio the system paused)
+//                                or null
 //   settings {settings}          what the controls should show
 //   playing  {key, mode, bpm, intensity, preset}   what is heard now
 //   sent     {id, label}         a control or preset went out
+//   held     {label, when}       a change not sent now: it starts the next
+//                                stream ('play': when Play is pressed,
+//                                'back': when the stream is back)
 //   ack      {id, label, t}      the server applied it; audible at music time t
 //   latency  {id, label, ms}     it was heard, ms after it was sent
 //   problem  {message, id}       an error, in words
@@ -23,7 +29,7 @@ import { QualityPolicy, RateMeter, TOO_SLOW_TEXT, chooseCodec } from './quality.
 import * as settingsStore from './settings.js';
 import { PRESETS, MODE_LABELS, KEY_SHORT, applyPreset, streamQuery } from './settings.js';
 
-export const STATES = ['stopped', 'connecting', 'playing', 'buffering', 'reconnecting', 'error'];
+export const STATES = ['stopped', 'connecting', 'playing', 'buffering', 'reconnecting', 'paused', 'error'];
 
 const PROTOCOL_VERSION = 1;
 const CLOSED = Symbol('closed');    // a close, held in order with early messages
@@ -33,6 +39,23 @@ const DECODER_FAILURES = 2;          // Opus decoder failures in one Play before
 
 /** What a listener reads when the server ends the stream for good (a bye without reconnect). */
 export const SHUTDOWN_TEXT = 'The server is shutting down';
+
+/** Words for a context the system suspended that would not run again by itself. */
+export const PAUSED_TEXT = 'Audio paused by the system — click to resume';
+
+/** How long a suspended context is given to run again by itself before the page says so, in ms. */
+export const RESUME_WAIT_MS = 1000;
+
+/**
+ * The words beside the state word while no stream is connected: why, and
+ * when the next try is (seconds counted down by the caller). `server` is
+ * what the latest probe found: null (nothing yet), 'away' or 'full'.
+ */
+export function waitText({ server = null, retryInMs = null, note = '' }) {
+	const why = server === 'full' ? 'the server is full' : server === 'away' ? 'cannot reach the server' : '';
+	const when = retryInMs === null ? '' : `trying again in ${Math.max(1, Math.ceil(retryInMs / 1000))} s`;
+	return [why, when].filter(Boolean).join(' · ') || note;
+}
 
 /** Words for what a control message asked, for the activity line. */
 function describe(kind, values) {
@@ -57,12 +80,17 @@ export class Auralis extends EventTarget {
 		super();
 		this.storage = storage;
 		this.settings = settingsStore.load(storage);
+		// Another tab's changes, as they are stored.
+		globalThis.addEventListener?.('storage', (e) => this.onStorage(e));
 		this.streamPath = streamPath;
 		this.player = new Player({ contextRate });
 		this.player.volume = this.settings.volume;
 		this.player.addEventListener('worklet', (e) => this.onWorklet(e.detail));
-		this.connection = new Connection(() => this.streamUrl());
-		for (const type of ['open', 'message', 'close', 'retry', 'bad'])
+		this.player.addEventListener('context', (e) => this.onContext(e.detail.state));
+		// While a retry waits, a cheap request of the page says whether the
+		// server is back (connection.js).
+		this.connection = new Connection(() => this.streamUrl(), { probe: () => this.probeServer() });
+		for (const type of ['open', 'message', 'close', 'retry', 'bad', 'server'])
 			this.connection.addEventListener(type, (e) => this['on' + type[0].toUpperCase() + type.slice(1)](e.detail));
 		// What the link delivers, every byte, as it comes.
 		this.meter = new RateMeter();
@@ -95,6 +123,12 @@ export class Auralis extends EventTarget {
 		this.playedThisStream = false;
 		this.playerMode = 'idle';
 		this.retryAt = null;
+		this.retryTimer = null;      // counts the seconds to retryAt down
+		this.server = null;          // what the probe found while waiting: null, 'away' or 'full'
+		this.audioFailed = false;    // the audio could not start; the next connection tries again
+		this.audioStarting = false;
+		this.contextPaused = false;  // the system suspended the audio and it did not run again
+		this.resumeTimer = null;
 		this.nextId = 1;
 		this.playToken = 0;
 		this.playerReady = false;
@@ -107,12 +141,12 @@ export class Auralis extends EventTarget {
 		this.underruns = 0;          // since Play
 		this.streamUnderruns = 0;    // on this connection, for the server's counters
 		this.streamsSincePlay = 0;
-		this.retryText = '';
 		this.lastLatencyMs = null;
 		this.nowPlaying = null;
 		this.statsTimer = null;
 		this.state = 'stopped';
 		this.stateDetail = '';
+		this.action = null;
 	}
 
 	streamUrl() {
@@ -144,7 +178,10 @@ export class Auralis extends EventTarget {
 		this.playedThisStream = false;
 		this.streamsSincePlay = 0;
 		this.underruns = 0;
-		this.retryAt = null;
+		this.setRetryAt(null);
+		this.server = null;
+		this.audioFailed = false;
+		this.contextPaused = false;
 		this.opusFailed = false;
 		this.decoderErrors = 0;
 		this.quality = null;
@@ -168,18 +205,42 @@ export class Auralis extends EventTarget {
 		} else {
 			this.connection.open();
 		}
+		await this.startAudio(token);
+	}
+
+	/**
+	 * Starts the audio (the context and the worklet) for the Play `token`,
+	 * then hands on the messages held meanwhile. The worklet's script comes
+	 * from the server: when it cannot be loaded (the server is away), the
+	 * connection waits and retries as after any failure, and the audio is
+	 * started again when a connection opens (onOpen).
+	 */
+	async startAudio(token) {
+		this.audioStarting = true;
 		try {
 			await this.player.start();
 		} catch (e) {
 			if (token !== this.playToken) return;
-			this.fatal = 'this browser cannot play the stream';
-			this.emit('problem', { id: null, message: `This browser cannot play the stream: ${e.message || e}` });
-			this.connection.close();
+			this.audioStarting = false;
+			if (!e.retryable) {
+				this.fatal = 'this browser cannot play the stream';
+				this.emit('problem', { id: null, message: `This browser cannot play the stream: ${e.message || e}` });
+				this.connection.close();
+				this.updateState();
+				return;
+			}
+			this.audioFailed = true;
+			this.early = [];
+			// A connection that opened meanwhile has nothing to play into.
+			if (this.connection.isOpen) this.connection.retryLater('the audio could not start');
 			this.updateState();
 			return;
 		}
+		if (token !== this.playToken) return;
+		this.audioStarting = false;
+		this.audioFailed = false;
 		// Stopped (and perhaps started again) meanwhile: that call carries on.
-		if (token !== this.playToken || !this.active) return;
+		if (!this.active) return;
 		this.player.setTarget(this.tiers.tier.targetMs);
 		// Messages that came while the audio was starting, in order.
 		this.playerReady = true;
@@ -206,7 +267,11 @@ export class Auralis extends EventTarget {
 		this.early = null;
 		this.playerReady = false;
 		this.playToken++;
-		this.retryAt = null;
+		this.setRetryAt(null);
+		this.server = null;
+		this.audioFailed = this.audioStarting = false;
+		this.contextPaused = false;
+		clearTimeout(this.resumeTimer);
 		this.nowPlaying = null;
 		this.emit('playing', null);
 		this.player.stop();
@@ -220,22 +285,59 @@ export class Auralis extends EventTarget {
 		for (const k of ['key', 'mode', 'bpm', 'intensity'])
 			if (k in values && next[k] !== this.settings[k]) sent[k] = next[k];
 		this.settings = next;
-		this.save();
-		if (Object.keys(sent).length) this.send('control', sent);
+		this.save(Object.keys(sent));
+		this.emit('settings', { settings: this.settings });
+		if (Object.keys(sent).length) this.sendOrHold('control', sent);
 	}
 
 	choosePreset(name) {
 		if (!(name in PRESETS)) return;
 		this.settings = applyPreset(this.settings, name);
-		this.save();
+		this.save(['preset', 'key', 'mode', 'bpm', 'intensity']);
 		this.emit('settings', { settings: this.settings });
-		this.send('preset', { name });
+		this.sendOrHold('preset', { name });
 	}
 
 	setVolume(volume) {
 		this.settings = settingsStore.sanitize({ ...this.settings, volume });
 		this.player.setVolume(this.settings.volume);
-		this.save();
+		this.save(['volume']);
+	}
+
+	/**
+	 * Sends a change the listener made; one that cannot go now starts the
+	 * next stream (it is in its URL), and the page says when that will be.
+	 */
+	sendOrHold(kind, values) {
+		if (this.send(kind, values) !== null) return;
+		this.emit('held', { label: describe(kind, values), when: this.active ? 'back' : 'play' });
+	}
+
+	/**
+	 * Another tab of the page changed the stored settings (the storage
+	 * event): this one follows, controls and stream alike, as if the
+	 * listener had changed them here.
+	 */
+	onStorage(e) {
+		if (e.key !== settingsStore.STORAGE_KEY && e.key !== null) return;
+		if (e.storageArea && e.storageArea !== this.storage) return;
+		const next = settingsStore.load(this.storage);
+		const fields = settingsStore.changedFields(this.settings, next);
+		if (!fields.length) return;
+		const before = this.settings;
+		this.settings = next;
+		if (fields.includes('volume')) this.player.setVolume(next.volume);
+		this.emit('settings', { settings: this.settings });
+		if (!this.connected) return;    // the next connection starts with them
+		let base = before;
+		if (next.preset !== before.preset) {
+			this.send('preset', { name: next.preset });
+			base = applyPreset(before, next.preset);
+		}
+		const diff = {};
+		for (const k of ['key', 'mode', 'bpm', 'intensity'])
+			if (next[k] !== base[k]) diff[k] = next[k];
+		if (Object.keys(diff).length) this.send('control', diff);
 	}
 
 	/** The figures the tests and the debug page read. */
@@ -279,8 +381,9 @@ export class Auralis extends EventTarget {
 		};
 	}
 
-	save() {
-		settingsStore.save(this.settings, this.storage);
+	/** Stores these fields of the settings, and only these: another tab may have changed the rest. */
+	save(fields) {
+		settingsStore.saveFields(this.settings, fields, this.storage);
 	}
 
 	// ---- messages out ---------------------------------------------------------
@@ -323,7 +426,15 @@ export class Auralis extends EventTarget {
 	// ---- the connection -------------------------------------------------------
 
 	onOpen() {
-		this.retryAt = null;
+		this.setRetryAt(null);
+		this.server = null;
+		// The server is back: the audio that could not start tries again.
+		if (this.active && this.audioFailed && !this.audioStarting) {
+			this.audioFailed = false;
+			this.early = [];
+			this.startAudio(this.playToken);
+		}
+		if (this.active) this.updateState();
 	}
 
 	onMessage(detail) {
@@ -520,8 +631,9 @@ export class Auralis extends EventTarget {
 			this.emit('problem', { id: m.id, message: `${p.label} was refused: ${m.message}` });
 			// Back to what is really playing, so the controls tell the truth.
 			if (this.confirmed) {
+				const before = this.settings;
 				this.settings = { ...this.confirmed, volume: this.settings.volume };
-				this.save();
+				this.save(settingsStore.changedFields(before, this.settings));
 				this.emit('settings', { settings: this.settings });
 			}
 			return;
@@ -561,15 +673,79 @@ export class Auralis extends EventTarget {
 	}
 
 	onRetry(detail) {
-		this.retryAt = detail.at;
-		const seconds = Math.max(1, Math.round(detail.delayMs / 1000));
-		this.retryText = `trying again in ${seconds} s`;
+		this.setRetryAt(detail.at);
 		// While the audio starts, the close is still held (onClose): it tells.
-		if (this.playerReady) this.updateState();
+		if (this.playerReady || this.audioFailed) this.updateState();
+	}
+
+	/** What a probe found while a retry waits (connection.js). */
+	onServer(detail) {
+		this.server = !detail.answers ? 'away' : detail.full ? 'full' : null;
+		if (this.playerReady || this.audioFailed) this.updateState();
+	}
+
+	/** The next try is at `at` (performance.now()), or none; the words count down to it each second. */
+	setRetryAt(at) {
+		this.retryAt = at;
+		clearInterval(this.retryTimer);
+		this.retryTimer = at === null ? null : setInterval(() => this.updateState(), 250);
+	}
+
+	/** "Retry now": connects at once rather than at the end of the wait. */
+	retryNow() {
+		if (!this.active) return false;
+		return this.connection.retryNow();
+	}
+
+	/**
+	 * Is the server there? A HEAD of this page, never from a cache: cheap,
+	 * and served by the same server as the stream.
+	 */
+	async probeServer() {
+		const r = await fetch(location.href, { method: 'HEAD', cache: 'no-store', signal: AbortSignal.timeout(2000) });
+		return r.ok;
 	}
 
 	onBad(detail) {
 		this.emit('problem', { id: null, message: `The server sent something that is not JSON: ${detail.text}` });
+	}
+
+	// ---- the audio output -----------------------------------------------------
+
+	/**
+	 * The AudioContext's state changed. Suspended or interrupted while
+	 * listening (the system took the output: a call, a locked phone): ask
+	 * it to run again; if it does not within RESUME_WAIT_MS, say so, and a
+	 * click resumes it (resumeAudio). Nothing is heard meanwhile, so
+	 * "playing" would be a lie.
+	 */
+	onContext(state) {
+		clearTimeout(this.resumeTimer);
+		this.resumeTimer = null;
+		if (!this.active || !this.playerReady) return;
+		if (state === 'running' || state === 'closed') {
+			this.contextPaused = false;
+			this.updateState();
+			return;
+		}
+		this.player.resume();
+		this.resumeTimer = setTimeout(() => {
+			this.resumeTimer = null;
+			if (!this.active || this.player.contextState === 'running') return;
+			this.contextPaused = true;
+			this.updateState();
+		}, RESUME_WAIT_MS);
+	}
+
+	/** From a click or key press: the audio the system paused runs again. */
+	async resumeAudio() {
+		if (!this.active) return false;
+		const running = await this.player.resume();
+		if (running) {
+			this.contextPaused = false;
+			this.updateState();
+		}
+		return running;
 	}
 
 	// ---- the worklet ----------------------------------------------------------
@@ -677,14 +853,17 @@ export class Auralis extends EventTarget {
 	computeState() {
 		if (!this.active) return ['stopped', this.ended ?? ''];
 		if (this.fatal) return ['error', this.fatal];
+		if (this.contextPaused) return ['paused', PAUSED_TEXT];
 		// Moving to another node after a bye, while the old stream still
 		// sounds: nothing the listener needs to hear about.
 		if (this.handover && this.playerMode === 'playing') return ['playing', this.quality?.tooSlow ? TOO_SLOW_TEXT : ''];
-		const retry = this.retryAt ? this.retryText : '';
+		// Counted down while the wait lasts (a probe or "Retry now" may end it early).
+		const retryInMs = this.retryAt === null || !this.connection.waiting ? null : this.retryAt - performance.now();
 		if (!this.connected) {
 			// The server's words are shown as a problem; the indicator says when it tries again.
-			if (this.refused) return ['error', retry];
-			return [this.everConnected ? 'reconnecting' : 'connecting', retry || this.restartNote];
+			if (this.refused) return ['error', waitText({ retryInMs })];
+			return [this.everConnected ? 'reconnecting' : 'connecting',
+				waitText({ server: this.server, retryInMs, note: this.restartNote })];
 		}
 		// A link too slow for even the lowest bitrate is said in words, not
 		// left to a "buffering" that never ends.
@@ -695,11 +874,20 @@ export class Auralis extends EventTarget {
 		return ['connecting', slow];
 	}
 
+	/** What the page's action button offers now: 'retry', 'resume' or null. */
+	computeAction() {
+		if (!this.active) return null;
+		if (this.contextPaused) return 'resume';
+		return this.retryAt !== null && this.connection.waiting ? 'retry' : null;
+	}
+
 	updateState() {
 		const [state, detail] = this.computeState();
-		if (state === this.state && detail === this.stateDetail) return;
+		const action = this.computeAction();
+		if (state === this.state && detail === this.stateDetail && action === this.action) return;
 		this.state = state;
 		this.stateDetail = detail;
-		this.emit('state', { state, detail, slow: detail === TOO_SLOW_TEXT });
+		this.action = action;
+		this.emit('state', { state, detail, slow: detail === TOO_SLOW_TEXT, action });
 	}
 }

@@ -4,6 +4,14 @@
 // A server that says bye and asks to be connected to again (a node that
 // drains, protocol.md: bye) is not a failure: the page connects again at
 // once, and waits only if the new connection is sent away too.
+//
+// While it waits after a failure, it asks the server cheaply whether it is
+// there (the caller's probe: an HTTP request of the page) about once a
+// second: a server that was seen away and answers again is connected to at
+// once, not at the end of a backoff that may have grown to a minute. A
+// server that answers HTTP but would not take the WebSocket (websocketd at
+// --maxforks answers the upgrade with 429, which a WebSocket cannot tell) is
+// said to be full, and the backoff stands.
 
 /** The delay before retry number `attempt` (0 for the first), in ms. */
 export function backoffDelay(attempt, random = Math.random) {
@@ -17,6 +25,23 @@ export function backoffDelay(attempt, random = Math.random) {
  * misjudged costs only a retry without a delay.
  */
 export const BYE_SOON_MS = 1000;
+
+/** How often the server is probed while a retry waits, in ms (±20 %). */
+export const PROBE_MS = 1000;
+
+/**
+ * What a probe's answer means while a retry waits, given what the failed
+ * attempt did and whether an earlier probe of this wait found the server
+ * away: 'now' (it is back: connect at once), 'full' (it answers but did not
+ * take the stream: wait out the backoff, and say so), 'wait' (it answers,
+ * and the stream was lost after it opened: the backoff stands), 'down'
+ * (no answer: ask again soon).
+ */
+export function probeVerdict({ answered, sawDown, opened }) {
+	if (!answered) return 'down';
+	if (sawDown) return 'now';
+	return opened ? 'wait' : 'full';
+}
 
 /**
  * The delay before connecting again after the `byes`-th bye in a row (1 for
@@ -35,6 +60,9 @@ export function byeDelay(byes) {
  *   close    {code, reason, clean} the socket closed (not by close())
  *   retry    {delayMs, attempt, at} a new attempt is scheduled at `at` (performance.now())
  *   bad      {text}                a message that was not JSON
+ *   server   {answers, full}       what a probe found while a retry waits:
+ *                                 the server answers HTTP or not, and whether
+ *                                 it answers but refused the stream (full)
  *
  * A bye message is emitted like any other, and then acted on here: with
  * reconnect true the socket is closed and a new one opened at once (or after
@@ -42,11 +70,21 @@ export function byeDelay(byes) {
  * closes for good, as by close().
  */
 export class Connection extends EventTarget {
-	/** url: a function giving the URL at each attempt (settings change in between). */
-	constructor(url, { random = Math.random } = {}) {
+	/**
+	 * url: a function giving the URL at each attempt (settings change in
+	 * between); probe: an async function that says whether the server
+	 * answers (true) or not (false); none: no probing.
+	 */
+	constructor(url, { random = Math.random, probe = null, probeMs = PROBE_MS } = {}) {
 		super();
 		this.url = url;
 		this.random = random;
+		this.probe = probe;
+		this.probeMs = probeMs;
+		this.probeTimer = null;
+		this.probeGen = 0;           // bumped when a wait ends: older probes' answers are stale
+		this.waitOpened = false;     // the attempt this wait follows had opened
+		this.sawDown = false;        // a probe of this wait found the server away
 		this.ws = null;
 		this.attempt = 0;
 		this.timer = null;
@@ -83,6 +121,7 @@ export class Connection extends EventTarget {
 		globalThis.removeEventListener?.('online', this.onOnline);
 		clearTimeout(this.timer);
 		this.timer = null;
+		this.stopProbing();
 		this.openedAt = null;
 		const ws = this.ws;
 		this.ws = null;
@@ -116,6 +155,18 @@ export class Connection extends EventTarget {
 	}
 
 	/**
+	 * Gives up this connection and tries again after the backoff, as after
+	 * a failure (the page could not start its audio: the server that served
+	 * it is away, most likely).
+	 */
+	retryLater(reason = 'trying again later') {
+		if (!this.wanted) return;
+		const opened = this.openedAt !== null;
+		this.drop(reason);
+		this.schedule(opened);
+	}
+
+	/**
 	 * The server said bye (protocol.md). reconnect true: another node takes
 	 * over, so connect again to the same URL at once; when this connection
 	 * was itself sent away soon after it opened, after byeDelay. Otherwise
@@ -142,6 +193,7 @@ export class Connection extends EventTarget {
 		this.openedAt = null;
 		clearTimeout(this.timer);
 		this.timer = null;
+		this.stopProbing();
 		if (!ws) return;
 		ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
 		if (ws.readyState === WebSocket.CONNECTING) ws.onopen = () => ws.close(1000, reason);
@@ -149,14 +201,23 @@ export class Connection extends EventTarget {
 		this.emit('close', { code: 1000, reason, clean: true });
 	}
 
+	/** Connects now rather than at the end of the wait (a "Retry now"). */
 	retryNow() {
+		if (!this.wanted || this.timer === null) return false;
 		clearTimeout(this.timer);
 		this.timer = null;
 		this.connect();
+		return true;
+	}
+
+	/** Is a retry waiting? */
+	get waiting() {
+		return this.wanted && this.timer !== null;
 	}
 
 	connect() {
 		this.timer = null;
+		this.stopProbing();
 		let ws;
 		try {
 			ws = new WebSocket(this.url());
@@ -198,14 +259,52 @@ export class Connection extends EventTarget {
 	}
 
 	lost(e) {
+		const opened = this.openedAt !== null;
 		this.openedAt = null;
 		this.byes = 0;
-		this.emit('close', { code: e.code, reason: e.reason, clean: e.wasClean });
+		this.emit('close', { code: e.code, reason: e.reason, clean: e.wasClean, opened });
 		if (!this.wanted) return;
+		this.schedule(opened);
+	}
+
+	/** The next attempt after the backoff; meanwhile, probes (see probeVerdict). */
+	schedule(opened) {
 		const delayMs = backoffDelay(this.attempt, this.random);
 		this.attempt++;
 		this.timer = setTimeout(() => this.connect(), delayMs);
 		this.emit('retry', { delayMs, attempt: this.attempt, at: performance.now() + delayMs });
+		if (!this.probe) return;
+		this.waitOpened = opened;
+		this.sawDown = false;
+		this.probeSoon(0);
+	}
+
+	probeSoon(delayMs) {
+		clearTimeout(this.probeTimer);
+		const gen = this.probeGen;
+		this.probeTimer = setTimeout(async () => {
+			this.probeTimer = null;
+			let answered = false;
+			try {
+				answered = (await this.probe()) === true;
+			} catch { /* no answer */ }
+			if (gen !== this.probeGen || !this.waiting) return;
+			const verdict = probeVerdict({ answered, sawDown: this.sawDown, opened: this.waitOpened });
+			if (verdict === 'down') {
+				this.sawDown = true;
+				this.emit('server', { answers: false, full: false });
+				this.probeSoon(Math.round(this.probeMs * (0.8 + 0.4 * this.random())));
+			} else {
+				this.emit('server', { answers: true, full: verdict === 'full' });
+				if (verdict === 'now') this.retryNow();
+			}
+		}, delayMs);
+	}
+
+	stopProbing() {
+		this.probeGen++;
+		clearTimeout(this.probeTimer);
+		this.probeTimer = null;
 	}
 
 	emit(type, detail) {

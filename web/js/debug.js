@@ -7,7 +7,7 @@
 import { Auralis } from './auralis.js';
 import { TimePlot } from './plot.js';
 import { pageStreamOptions } from './quality.js';
-import { bindPlayButton, bindPresets, bindStatus, codecText } from './ui.js';
+import { bindAction, bindPlayButton, bindPresets, bindStatus, codecText } from './ui.js';
 
 const $ = (id) => document.getElementById(id);
 const css = getComputedStyle(document.documentElement);
@@ -18,6 +18,7 @@ const ACCENT = color('--accent'), ACCENT_2 = color('--accent-2'), WARN = color('
 const app = new Auralis(pageStreamOptions(location.search));
 bindPlayButton(app, $('play'));
 bindStatus(app, $('status'));
+bindAction(app, $('action'));
 bindPresets(app, document.querySelector('.presets'));
 
 const plots = {

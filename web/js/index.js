@@ -2,7 +2,7 @@
 // window.auralis for the tests and for the curious.
 import { Auralis } from './auralis.js';
 import { pageStreamOptions } from './quality.js';
-import { bindControls, bindPlayButton, bindPresets, bindStatus, codecText, nowPlayingText } from './ui.js';
+import { bindAction, bindControls, bindPlayButton, bindPresets, bindStatus, codecText, nowPlayingText } from './ui.js';
 
 const $ = (id) => document.getElementById(id);
 // ?rate=48000 asks for an AudioContext at that rate, to hear (and test) the
@@ -14,34 +14,59 @@ const app = new Auralis({ contextRate: rate >= 8000 && rate <= 192000 ? rate : n
 
 bindPlayButton(app, $('play'));
 bindStatus(app, $('status'));
+bindAction(app, $('action'));
 bindPresets(app, document.querySelector('.presets'));
 bindControls(app, {
 	key: $('key'), mode: $('mode'), bpm: $('bpm'), intensity: $('intensity'), volume: $('volume'),
 	bpmOut: $('bpm-out'), intensityOut: $('intensity-out'), volumeOut: $('volume-out'),
 });
 
+// Audio the system paused: any click or key on the page may resume it (the
+// browser lets a context run again only from a gesture).
+for (const type of ['click', 'keydown']) {
+	document.addEventListener(type, () => {
+		if (app.state === 'paused') app.resumeAudio();
+	});
+}
+
 // What is heard now: set when a stream starts playing and when a change
-// becomes audible, not when it is asked for.
+// becomes audible, not when it is asked for. While nothing is heard (the
+// stream lost, the audio paused) it says so, and what comes back.
 const now = document.querySelector('.now');
-app.addEventListener('playing', (e) => {
-	if (e.detail) {
-		const text = nowPlayingText(e.detail);
+const SILENT_HEADINGS = { reconnecting: 'Back when the stream is', paused: 'Paused', error: 'Last played' };
+function showNow() {
+	const silent = SILENT_HEADINGS[app.state];
+	$('now-heading').textContent = app.nowPlaying && silent ? silent : 'Now playing';
+	if (app.nowPlaying) {
+		const text = nowPlayingText(app.nowPlaying);
 		$('now-main').textContent = text.main;
 		$('now-sub').textContent = text.sub;
-		now.dataset.live = 'true';
+		now.dataset.live = String(!silent);
 	} else {
 		$('now-main').textContent = 'Silence, for now';
-		$('now-sub').textContent = 'Press Play to begin';
+		$('now-sub').textContent = app.state === 'connecting' ? 'Starting the stream…' : 'Press Play to begin';
 		now.dataset.live = 'false';
 	}
-});
-app.addEventListener('state', (e) => {
-	if (e.detail.state === 'connecting' && !app.nowPlaying) $('now-sub').textContent = 'Starting the stream…';
-});
+}
+app.addEventListener('playing', showNow);
+app.addEventListener('state', showNow);
 
-// Each change: sent, acknowledged, heard — with the time it took.
+// Each change: sent, acknowledged, heard — with the time it took; or held
+// for the next stream, and said so.
 const change = $('change');
 const problem = $('problem');
+const CHANGE_HINT = change.textContent;
+app.addEventListener('held', (e) => {
+	change.textContent = e.detail.when === 'play'
+		? `${e.detail.label} — kept; heard when you press Play`
+		: `${e.detail.label} — kept; heard when the stream is back`;
+});
+// Figures of a stream that has stopped are not left as if they were current.
+app.addEventListener('state', (e) => {
+	if (e.detail.state !== 'stopped') return;
+	change.textContent = CHANGE_HINT;
+	$('latency').textContent = '—';
+});
 app.addEventListener('sent', (e) => {
 	change.textContent = `${e.detail.label} — sent`;
 	problem.hidden = true;

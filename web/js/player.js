@@ -42,7 +42,9 @@ export function volumeGain(volume) {
 
 /**
  * Events: 'worklet' with detail = a message of the processor (status,
- * heard, underrun, playing, waiting, stopped), tagged with `gen`.
+ * heard, underrun, playing, waiting, stopped), tagged with `gen`;
+ * 'context' with detail {state} when the AudioContext's state changes
+ * (the system may suspend it, or 'interrupt' it, for a call).
  */
 export class Player extends EventTarget {
 	/** contextRate: ask the AudioContext for this rate (for testing the resampler); by default the device's. */
@@ -76,11 +78,33 @@ export class Player extends EventTarget {
 				? 'audio worklets need a secure page: open it over https or from localhost'
 				: 'this browser has no AudioWorklet')));
 		}
-		const options = { latencyHint: 'balanced' };
-		if (this.requestedRate) options.sampleRate = this.requestedRate;
-		this.ctx = new AudioContext(options);
+		if (!this.ctx) {
+			const options = { latencyHint: 'balanced' };
+			if (this.requestedRate) options.sampleRate = this.requestedRate;
+			this.ctx = new AudioContext(options);
+			const ctx = this.ctx;
+			ctx.addEventListener('statechange', () => {
+				if (ctx === this.ctx) this.dispatchEvent(new CustomEvent('context', { detail: { state: ctx.state } }));
+			});
+		}
 		this.ready = (async () => {
-			await this.ctx.audioWorklet.addModule(WORKLET_URL);
+			try {
+				await this.ctx.audioWorklet.addModule(WORKLET_URL);
+			} catch (e) {
+				// The worklet's script comes from the server, which may be
+				// away: nothing of this try is kept, so the next start loads
+				// it again. A new context, because a context's worklet keeps
+				// a module that failed to load as failed (its module map),
+				// whatever the server says later. (A page the listener has
+				// clicked may start a context outside a click.)
+				this.ready = null;
+				const ctx = this.ctx;
+				this.ctx = null;
+				ctx.close().catch(() => {});
+				const error = new Error(`the audio player could not be loaded (${e.message || e})`);
+				error.retryable = true;
+				throw error;
+			}
 			this.node = new AudioWorkletNode(this.ctx, 'auralis-player', {
 				numberOfInputs: 0, numberOfOutputs: 1, outputChannelCount: [2],
 				processorOptions: this.sourceRate ? { sourceRate: this.sourceRate } : {},
@@ -90,6 +114,20 @@ export class Player extends EventTarget {
 			this.node.port.onmessage = (e) => this.receive(e.data);
 		})();
 		return this.ready;
+	}
+
+	/** The AudioContext's state: 'running', 'suspended', 'interrupted', 'closed'; null before init. */
+	get contextState() {
+		return this.ctx?.state ?? null;
+	}
+
+	/** Asks the context to run again (best from a click); resolves to whether it runs. */
+	async resume() {
+		if (!this.ctx) return false;
+		try {
+			await this.ctx.resume();
+		} catch { /* the browser refused: still suspended */ }
+		return this.ctx.state === 'running';
 	}
 
 	get contextRate() {
@@ -114,7 +152,8 @@ export class Player extends EventTarget {
 		const ready = this.init();
 		// resume() at once, still inside the gesture where it is allowed (a
 		// context that was suspended by Stop, or born suspended).
-		const resumed = this.ctx ? this.ctx.resume() : null;
+		// (A context that will not run now is the 'context' event's to tell.)
+		const resumed = this.ctx ? this.ctx.resume().catch(() => {}) : null;
 		await ready;
 		await resumed;
 		this.playGen = ++this.gen;

@@ -47,7 +47,11 @@ export const DEFAULTS = Object.freeze({
 	preset: 'focus', key: 'D', mode: 'dorian', bpm: 72, intensity: 0.45, volume: 0.8,
 });
 
-const STORAGE_KEY = 'auralis.settings.v1';
+/** Where the settings live in localStorage: one JSON object. */
+export const STORAGE_KEY = 'auralis.settings.v1';
+
+/** The fields a listener chooses, in the order they are compared. */
+export const FIELDS = ['preset', 'key', 'mode', 'bpm', 'intensity', 'volume'];
 
 /** The canonical spelling of a key, or null when it is none. */
 export function normalizeKey(value) {
@@ -106,6 +110,32 @@ export function save(settings, storage = globalThis.localStorage) {
 	} catch {
 		return false;
 	}
+}
+
+/**
+ * Stores only `fields` of `settings`, over what is stored now: another tab
+ * of the page may have changed the others since this one loaded them, and
+ * its changes stay.
+ */
+export function saveFields(settings, fields, storage = globalThis.localStorage) {
+	if (!fields.length) return true;
+	const stored = load(storage);
+	for (const k of fields) stored[k] = settings[k];
+	return save(stored, storage);
+}
+
+/** The fields in which two settings objects differ. */
+export function changedFields(a, b) {
+	return FIELDS.filter((k) => a[k] !== b[k]);
+}
+
+/**
+ * Do the settings sound as their preset does, with nothing changed by hand
+ * since? (A preset button is shown pressed only then.)
+ */
+export function presetMatches(settings) {
+	const p = PRESETS[settings.preset];
+	return !!p && ['key', 'mode', 'bpm', 'intensity'].every((k) => settings[k] === p[k]);
 }
 
 /**

@@ -1,7 +1,7 @@
 // ui.js - the parts of the page both pages share: the Play/Stop button, the
 // connection indicator, the preset buttons and the controls. Each binds one
 // piece of the DOM to an Auralis session (auralis.js) and back.
-import { KEYS, KEY_LABELS, MODES, MODE_LABELS, PRESETS, describeHarmony } from './settings.js';
+import { KEYS, KEY_LABELS, MODES, MODE_LABELS, PRESETS, describeHarmony, presetMatches } from './settings.js';
 
 /** The Play/Stop button: named Play while stopped, Stop otherwise. */
 export function bindPlayButton(app, button) {
@@ -36,7 +36,31 @@ export function bindStatus(app, root) {
 	show({ state: app.state, detail: app.stateDetail });
 }
 
-/** The preset buttons: aria-pressed marks the preset the music is built on. */
+/**
+ * The action the status offers when it helps: "Retry now" while a retry
+ * waits (connects at once), "Resume audio" when the system paused the
+ * audio and it did not run again (a click may resume it).
+ */
+export function bindAction(app, button) {
+	const LABELS = { retry: 'Retry now', resume: 'Resume audio' };
+	const show = (action) => {
+		button.hidden = !action;
+		button.dataset.action = action ?? '';
+		if (action) button.textContent = LABELS[action];
+	};
+	button.addEventListener('click', () => {
+		if (button.dataset.action === 'resume') app.resumeAudio();
+		else if (button.dataset.action === 'retry') app.retryNow();
+	});
+	app.addEventListener('state', (e) => show(e.detail.action));
+	show(app.action);
+}
+
+/**
+ * The preset buttons: aria-pressed marks the preset the music is built on,
+ * while it sounds as the preset does (a key, mode, tempo or intensity
+ * changed by hand since lets go of it).
+ */
 export function bindPresets(app, root) {
 	const buttons = [...root.querySelectorAll('[data-preset]')];
 	for (const b of buttons) {
@@ -45,7 +69,8 @@ export function bindPresets(app, root) {
 		b.addEventListener('click', () => app.choosePreset(b.dataset.preset));
 	}
 	const show = (settings) => {
-		for (const b of buttons) b.setAttribute('aria-pressed', String(b.dataset.preset === settings.preset));
+		const pressed = presetMatches(settings) ? settings.preset : null;
+		for (const b of buttons) b.setAttribute('aria-pressed', String(b.dataset.preset === pressed));
 	};
 	app.addEventListener('settings', (e) => show(e.detail.settings));
 	show(app.settings);
