@@ -2,8 +2,10 @@
 // live (buffer against target, jitter, chunk arrivals, control latency), and
 // the server's /api/metrics from aur-stat.
 //
-// aur-stat listens on a port of its own (scripts/run: 8081). Its address comes
-// from ?stat=http://host:port, else this page's host on port 8081.
+// aur-stat listens on a port of its own (scripts/run: --stat-port, 8081). Its
+// address comes from ?stat=http://host:port; else this page's host on the
+// port that config.json names (scripts/run serves one beside the pages:
+// {"stat_port": N}); else this page's host on port 8081.
 import { Auralis } from './auralis.js';
 import { TimePlot } from './plot.js';
 import { pageStreamOptions } from './quality.js';
@@ -103,18 +105,23 @@ requestAnimationFrame(frame);
 
 // ---- the server's metrics ----------------------------------------------------
 
-function statBase() {
+async function statBase() {
 	const given = new URLSearchParams(location.search).get('stat');
 	if (given) {
 		try {
 			const u = new URL(given, location.href);
 			if (u.protocol === 'http:' || u.protocol === 'https:') return u.href.replace(/\/$/, '');
-		} catch { /* fall through to the default */ }
+		} catch { /* fall through to the server's word */ }
 	}
-	return `${location.protocol}//${location.hostname}:8081`;
+	let port = 8081;
+	try {
+		const r = await fetch('config.json', { cache: 'no-store', signal: AbortSignal.timeout(3000) });
+		const config = r.ok ? await r.json() : null;
+		if (Number.isInteger(config?.stat_port) && config.stat_port > 0 && config.stat_port < 65536) port = config.stat_port;
+	} catch { /* a server without one: the default */ }
+	return `${location.protocol}//${location.hostname}:${port}`;
 }
-const STAT = statBase();
-$('stat-url').textContent = `· ${STAT}/api/metrics`;
+let STAT = null;
 
 const fmt = (v, digits = 1) => (v === null || v === undefined ? '—'
 	: typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(digits)) : String(v));
@@ -178,6 +185,10 @@ async function pollMetrics() {
 	}
 	setTimeout(pollMetrics, statDelay);
 }
-pollMetrics();
+statBase().then((base) => {
+	STAT = base;
+	$('stat-url').textContent = `· ${STAT}/api/metrics`;
+	pollMetrics();
+});
 
 window.auralis = { stats: () => app.stats(), details: () => app.details(), play: () => app.play(), stop: () => app.stop(), session: app };
