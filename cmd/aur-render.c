@@ -180,13 +180,23 @@ synth_block(struct renderer *r, size_t n)
 {
 	int64_t started = clock_now_ns();
 	float *dry[2 * MIX_CHANNELS];
+	/*
+	 * Buffers up to the highest channel that has played: FluidSynth wraps
+	 * the channels beyond them around onto them (channel c into pair c mod
+	 * nout / 2), and those have never sounded, so they add nothing but
+	 * zeros.  The composer plays three channels: 6 buffers to clear and
+	 * write rather than 32.
+	 */
+	int nout = 2;
 
+	while (nout < 2 * MIX_CHANNELS && r->channels_used >> (nout / 2))
+		nout += 2;
 	/* fluid_synth_process adds to what the buffers hold. */
-	for (int i = 0; i < 2 * MIX_CHANNELS; i++) {
+	for (int i = 0; i < 2 * MIX_CHANNELS; i++)
 		dry[i] = r->dry[i];
+	for (int i = 0; i < nout; i++)
 		memset(dry[i], 0, n * sizeof dry[i][0]);
-	}
-	if (fluid_synth_process(r->synth, (int)n, 0, NULL, 2 * MIX_CHANNELS, dry) != FLUID_OK) {
+	if (fluid_synth_process(r->synth, (int)n, 0, NULL, nout, dry) != FLUID_OK) {
 		warnf("fluidsynth failed to render");
 		memset(r->dry, 0, sizeof r->dry);
 		r->failed = true;

@@ -95,6 +95,27 @@ render_held() {
 	TABLE
 }
 
+@test "a channel sounds through its own strip of the mix, whichever channels played before it" {
+	# Channels 3 and 13 have the same strip (level, no high-pass, send) and
+	# the same default program, so the same notes sound the same on either;
+	# on channel 0 (the piano's send, 0.55 against 0.5) and channel 1 (the
+	# pad's level and high-pass), they do not.
+	for channel in 3 13 0 1; do
+		printf '# auralis-notes 1\n0 note %s 60 90 1\n0.5 note %s 67 80 1\n3 end\n' "$channel" "$channel" > "ch$channel.notes"
+		"$AUR_RENDER" "ch$channel.notes" > "ch$channel.raw"
+	done
+	cmp ch3.raw ch13.raw
+	run cmp -s ch3.raw ch0.raw
+	[ "$status" -eq 1 ]
+	run cmp -s ch3.raw ch1.raw
+	[ "$status" -eq 1 ]
+	# After channel 0 has played, 13 and 3 still sound alike.
+	for channel in 3 13; do
+		printf '# auralis-notes 1\n0 note 0 48 60 0.5\n1 note %s 60 90 1\n1.5 note %s 67 80 1\n4 end\n' "$channel" "$channel" > "late$channel.notes"
+	done
+	"$AUR_RENDER" late13.notes | cmp - <("$AUR_RENDER" late3.notes)
+}
+
 @test "every rate in --rate's range renders, the lowest too" {
 	for rate in 8000 11025 192000; do
 		"$AUR_RENDER" --rate "$rate" -o r.wav "$AURALIS_ROOT/examples/demo.notes"
