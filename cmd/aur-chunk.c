@@ -163,7 +163,8 @@ parse_options(int argc, char **argv, struct options *opt)
 		.codec = CODEC_PCM, .kbps = OPUS_STREAM_KBPS, .complexity = OPUS_STREAM_COMPLEXITY,
 		.channels = 2, .chunk_ms = 100, .prefill = 0.3, .stall_timeout = 10,
 	};
-	while ((c = getopt_long(argc, argv, "C:b:x:r:c:m:p:s:t:hV", longopts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":C:b:x:r:c:m:p:s:t:hV", longopts, NULL)) != -1) {
 		int bad = 0;
 
 		switch (c) {
@@ -193,7 +194,7 @@ parse_options(int argc, char **argv, struct options *opt)
 		case 't': bad = opt_double("--stall-timeout", optarg, 0, 3600, &opt->stall_timeout); break;
 		case 'h': fputs(usage_text, stdout); exit(AUR_EXIT_OK);
 		case 'V': printf("aur-chunk %s\n", AURALIS_VERSION); exit(AUR_EXIT_OK);
-		default: usage_exit(usage_text);
+		default: opt_refused(c, argv, usage_text);
 		}
 		if (bad)
 			usage_exit(usage_text);

@@ -672,12 +672,7 @@ parse_options(int argc, char **argv, struct options *opt)
 		case OPT_ACK_LOG: opt->ack_log = optarg; break;
 		case 'h': fputs(usage_text, stdout); exit(AUR_EXIT_OK);
 		case 'V': printf("aur-compose %s\n", AURALIS_VERSION); exit(AUR_EXIT_OK);
-		case ':':
-			warnf("option '%s' needs a value", argv[optind - 1]);
-			usage_exit(usage_text);
-		default:
-			warnf("unknown option '%s'", argv[optind - 1]);
-			usage_exit(usage_text);
+		default: opt_refused(c, argv, usage_text);
 		}
 	}
 	if (optind < argc) {

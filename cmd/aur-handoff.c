@@ -143,7 +143,7 @@ main(int argc, char **argv)
 
 	err_init(argv[0]);
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "s:r:qhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":s:r:qhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's': path = optarg; break;
 		case 'r':
@@ -153,9 +153,7 @@ main(int argc, char **argv)
 		case 'q': break;
 		case 'h': fputs(usage_text, stdout); return AUR_EXIT_OK;
 		case 'V': printf("aur-handoff %s\n", AURALIS_VERSION); return AUR_EXIT_OK;
-		default:
-			warnf("%s: unknown option", argv[optind - 1]);
-			usage_exit(usage_text);
+		default: opt_refused(c, argv, usage_text);
 		}
 	}
 	if (optind < argc) {

@@ -627,7 +627,8 @@ parse_options(int argc, char **argv, struct options *opt)
 		.rate = 0, .bitrate = 0, .polyphony = 256, .gain = 4.8, .piano = 0, .pad = 94,
 		.reverb = true, .compressor = true, .tail = 10,
 	};
-	while ((c = getopt_long(argc, argv, "o:r:b:s:p:g:t:qhV", longopts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":o:r:b:s:p:g:t:qhV", longopts, NULL)) != -1) {
 		int bad = 0;
 
 		switch (c) {
@@ -655,7 +656,7 @@ parse_options(int argc, char **argv, struct options *opt)
 		case OPT_SERVE: opt->serve = optarg; break;
 		case 'h': fputs(usage_text, stdout); exit(AUR_EXIT_OK);
 		case 'V': printf("aur-render %s\n", AURALIS_VERSION); exit(AUR_EXIT_OK);
-		default: usage_exit(usage_text);
+		default: opt_refused(c, argv, usage_text);
 		}
 		if (bad)
 			usage_exit(usage_text);

@@ -60,6 +60,7 @@
 #include "err.h"
 #include "handoff.h"
 #include "io.h"
+#include "opt.h"
 #include "stop.h"
 
 #define QUERY_MAX 1024          /* bytes of a query string */
@@ -801,13 +802,11 @@ parse_options(int argc, char **argv)
 	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "hV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'h': fputs(usage_text, stdout); exit(AUR_EXIT_OK);
 		case 'V': printf("aur-session %s\n", AURALIS_VERSION); exit(AUR_EXIT_OK);
-		default:
-			warnf("%s: unknown option", argv[optind - 1]);
-			usage_exit(usage_text);
+		default: opt_refused(c, argv, usage_text);
 		}
 	}
 	if (optind < argc) {

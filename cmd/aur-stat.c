@@ -1682,7 +1682,8 @@ parse_options(int argc, char **argv)
 		.address = "127.0.0.1", .port = 8081, .rate = 44100, .window_s = 60, .threads = 4,
 		.header_timeout_s = 10, .drain_s = -1,
 	};
-	while ((c = getopt_long(argc, argv, "a:p:s:r:w:t:hV", longopts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":a:p:s:r:w:t:hV", longopts, NULL)) != -1) {
 		int bad = 0;
 
 		switch (c) {
@@ -1704,7 +1705,7 @@ parse_options(int argc, char **argv)
 		case 't': bad = opt_long("--threads", optarg, 1, 64, &opt.threads); break;
 		case 'h': fputs(usage_text, stdout); exit(AUR_EXIT_OK);
 		case 'V': printf("aur-stat %s\n", AURALIS_VERSION); exit(AUR_EXIT_OK);
-		default: usage_exit(usage_text);
+		default: opt_refused(c, argv, usage_text);
 		}
 		if (bad)
 			usage_exit(usage_text);

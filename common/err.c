@@ -6,6 +6,7 @@
 #include "err.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,12 +65,6 @@ emit(const char *source, unsigned long line, const char *fmt, va_list ap)
 	while (write(STDERR_FILENO, buf, n) < 0 && errno == EINTR)
 		;
 	errno = saved;
-}
-
-void
-vwarnf(const char *fmt, va_list ap)
-{
-	emit(NULL, 0, fmt, ap);
 }
 
 void

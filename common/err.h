@@ -7,7 +7,6 @@
 #ifndef AUR_ERR_H
 #define AUR_ERR_H
 
-#include <stdarg.h>
 #include <stdnoreturn.h>
 
 /* Exit codes shared by every tool.  docs and README list them. */
@@ -28,7 +27,6 @@ const char *err_prog(void);
 
 /* Prints "prog: message\n" on stderr. */
 void warnf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void vwarnf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
 /* Prints "prog: source:line: message\n" on stderr (line 0 omits it). */
 void warn_at(const char *source, unsigned long line, const char *fmt, ...)

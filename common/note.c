@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -429,19 +430,4 @@ note_format(const struct note_event *ev, char *buf, size_t len)
 	if (n < 0)
 		return 0;
 	return (size_t)n < len ? (size_t)n : len - 1;
-}
-
-int
-note_write_header(FILE *f)
-{
-	return fputs(NOTE_HEADER "\n", f) < 0 ? -1 : 0;
-}
-
-int
-note_write(FILE *f, const struct note_event *ev)
-{
-	char buf[NOTE_LINE_MAX];
-	size_t n = note_format(ev, buf, sizeof buf);
-
-	return fwrite(buf, 1, n, f) == n ? 0 : -1;
 }

@@ -14,7 +14,6 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdio.h>
 
 #define NOTE_FORMAT_VERSION 1
 #define NOTE_HEADER "# auralis-notes 1"
@@ -95,11 +94,5 @@ int note_parse_line(const char *line, struct note_event *ev, char *err, size_t e
  * line back.  Returns the length.
  */
 size_t note_format(const struct note_event *ev, char *buf, size_t len);
-
-/* Writes NOTE_HEADER and a newline to f. */
-int note_write_header(FILE *f);
-
-/* Writes ev as one line to f.  Returns 0, or -1 on a write error. */
-int note_write(FILE *f, const struct note_event *ev);
 
 #endif

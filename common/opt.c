@@ -1,10 +1,44 @@
 #include "opt.h"
 
 #include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "err.h"
+
+void
+usage_exit(const char *usage)
+{
+	fputs(usage, stderr);
+	exit(AUR_EXIT_USAGE);
+}
+
+void
+opt_refused(int c, char *const argv[], const char *usage)
+{
+	const char *given = argv[optind - 1];
+	bool long_option;
+
+	/*
+	 * getopt_long sets optopt to 0 for an unknown long option, and to the
+	 * letter for a short one, whose cluster it may not have left yet (so
+	 * argv[optind - 1] is not always it).  An option missing its value
+	 * ends its argument, whichever it is.
+	 */
+	if (c == ':')
+		long_option = !strncmp(given, "--", 2);
+	else
+		long_option = optopt == 0;
+	if (long_option)
+		warnf("%.*s: %s", (int)strcspn(given, "="), given,
+		    c == ':' ? "needs a value" : "unknown option");
+	else
+		warnf("-%c: %s", optopt, c == ':' ? "needs a value" : "unknown option");
+	usage_exit(usage);
+}
 
 int
 parse_decimal(const char *s, double *out)

@@ -41,9 +41,3 @@ stop_signalfd(void)
 	return signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
-void
-usage_exit(const char *usage)
-{
-	fputs(usage, stderr);
-	exit(AUR_EXIT_USAGE);
-}

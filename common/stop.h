@@ -28,7 +28,4 @@ void stop_on_signals(void);
  */
 int stop_signalfd(void);
 
-/* Prints usage (the tool's usage text) on stderr and exits with AUR_EXIT_USAGE. */
-noreturn void usage_exit(const char *usage);
-
 #endif

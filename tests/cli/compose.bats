@@ -66,8 +66,8 @@ ack_time() {
 	--seed 1|aur-compose: how much music? give --duration, --bars or --live
 	--duration 1 --ack-log acks|aur-compose: --ack-log needs --live
 	--duration 1 --lookahead 1|aur-compose: --lookahead needs --live
-	--duration|aur-compose: option '--duration' needs a value
-	--frobnicate|aur-compose: unknown option '--frobnicate'
+	--duration|aur-compose: --duration: needs a value
+	--frobnicate|aur-compose: --frobnicate: unknown option
 	--duration 1 extra|aur-compose: unexpected argument 'extra'
 	TABLE
 }
