@@ -25,6 +25,18 @@ teardown() {
 	[ "$status" -eq 2 ]
 }
 
+@test "the other scripts' --help is their whole header comment, whatever its length" {
+	for script in test bench soak sound-report; do
+		run "$AURALIS_ROOT/scripts/$script" --help
+		[ "$status" -eq 0 ] || { echo "$script: status $status"; false; }
+		# The comment from line 2 to the first line that is not one.
+		header=$(sed -n '2,$p' "$AURALIS_ROOT/scripts/$script" | sed '/^[^#]/,$d; /^$/,$d' | sed 's/^# \{0,1\}//')
+		[ "$output" = "$header" ] || { echo "$script: --help differs from its header"; false; }
+		[[ "${lines[0]}" == "scripts/$script - "* ]]
+		[ "${#lines[@]}" -ge 5 ]
+	done
+}
+
 @test "scripts/run --demo --out DIR renders the demo and 45 s of every preset" {
 	run "$AURALIS_ROOT/scripts/run" --demo --out demos
 	echo "$output"
