@@ -47,6 +47,7 @@
 #include "rng.h"
 #include "shm.h"
 #include "stop.h"
+#include "utf8.h"
 
 #define PROTOCOL_VERSION 1
 #define LATE_NS (150 * 1000000LL)       /* a chunk sent later than due + this is late */
@@ -282,39 +283,6 @@ out_printf(struct chunker *ck, const char *fmt, ...)
 }
 
 /*
- * The length of the UTF-8 sequence at s[0..n), or 0 when it is not valid
- * UTF-8 (overlong forms, surrogates and code points past U+10FFFF included).
- */
-static size_t
-utf8_len(const unsigned char *s, size_t n)
-{
-	size_t len;
-	uint32_t cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return len;
-}
-
-/*
  * Appends s as a JSON string: quotes, backslashes and control characters
  * escaped, and each byte that is not part of valid UTF-8 replaced by
  * U+FFFD, so that the line is always valid JSON and valid UTF-8.  At most
@@ -328,7 +296,7 @@ out_json_string(struct chunker *ck, const char *s)
 
 	out_add(ck, "\"", 1);
 	while (n > 0) {
-		size_t len = utf8_len(p, n);
+		size_t len = utf8_char(p, n);
 		char esc[8];
 
 		if (len == 0) {

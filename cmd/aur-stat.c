@@ -56,6 +56,7 @@
 #include "shm.h"
 #include "soundfont.h"
 #include "stop.h"
+#include "utf8.h"
 
 #define BLOCK_FRAMES 1024               /* aur-render's largest block (cmd/aur-render.c) */
 #define LATE_PERCENT 1                  /* degraded above 1 % late chunks */
@@ -664,35 +665,6 @@ view_free(struct view *v)
 }
 
 /* --- text that must be valid UTF-8 --- */
-
-/* The length of the valid UTF-8 character at s (n bytes left), or 0. */
-static size_t
-utf8_char(const unsigned char *s, size_t n)
-{
-	unsigned c = s[0], cp, min;
-	size_t len;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2, cp = c & 0x1f, min = 0x80;
-	else if ((c & 0xf0) == 0xe0)
-		len = 3, cp = c & 0x0f, min = 0x800;
-	else if (c >= 0xf0 && c <= 0xf4)
-		len = 4, cp = c & 0x07, min = 0x10000;
-	else
-		return 0;
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
 
 /*
  * s as valid UTF-8: every byte that does not start a valid character
