@@ -112,19 +112,36 @@ test('engine carries the fractional position: frames consumed match the clock', 
 	assert.ok(Math.abs(consumed - expected) < 0.01, `consumed ${consumed}, expected ${expected}`);
 });
 
-test('engine waits for its reserve, then starts about target − one chunk after the first audio', () => {
+test('engine starts on the start-up burst, and after an underrun waits target − one chunk', () => {
 	const engine = new PlaybackEngine({ outRate: 48000, sourceRate: SRC });
 	engine.setTarget(300);
 	engine.start();
 	const source = sineSource(330);
 	// The server's start-up burst: 0.3 s at once, then a chunk every 100 ms.
-	for (let i = 0; i < 3; i++) engine.push(...source());
+	// Two chunks are not the target: it waits for the third.
+	for (let i = 0; i < 2; i++) engine.push(...source());
+	const out = new Float32Array(BLOCK);
+	engine.render(out, out.slice(), BLOCK);
+	assert.equal(engine.mode, 'waiting');
+	engine.push(...source());
 	let playingAt = null;
 	run(engine, 1, {
-		source, arrive: (t) => t >= 0.2,
+		source, arrive: (t) => t >= 0.1,
 		onBlock: (t) => { if (playingAt === null && engine.mode === 'playing') playingAt = t; },
 	});
-	assert.ok(playingAt >= 0.19 && playingAt <= 0.22, `started at ${playingAt}`);
+	assert.equal(playingAt, 0, `started at ${playingAt} s, not on the burst`);
+	// An underrun (nothing comes for a second), then a backlog of 0.3 s at
+	// once: that is no reserve, and the restart waits target − one chunk.
+	run(engine, 1, { source, arrive: () => false });
+	assert.equal(engine.mode, 'waiting');
+	assert.equal(engine.underruns, 1);
+	for (let i = 0; i < 3; i++) engine.push(...source());
+	playingAt = null;
+	run(engine, 1, {
+		source, arrive: (t) => t >= 0.1,
+		onBlock: (t) => { if (playingAt === null && engine.mode === 'playing') playingAt = t; },
+	});
+	assert.ok(playingAt >= 0.19 && playingAt <= 0.22, `restarted at ${playingAt}`);
 });
 
 test('engine fades to silence on an underrun and back in when audio returns', () => {
@@ -231,8 +248,8 @@ test('engine: Play during the Stop fade keeps the new stream from its first fram
 	assert.equal(heard.length, 1, 'the mark in the new stream was played');
 	assert.equal(engine.underruns, 0);
 	// It played from the new stream's start: about 0.05 s after the start, which
-	// comes about target − chunk (0.2 s) after the first audio.
-	assert.ok(heard[0] > 0.2 && heard[0] < 0.35, `heard at ${heard[0]}`);
+	// comes on the new stream's burst as soon as the 60 ms Stop fade is over.
+	assert.ok(heard[0] > 0.1 && heard[0] < 0.15, `heard at ${heard[0]}`);
 });
 
 test('jitter EMA (α = 0.1) leaves the first second of a stream out', () => {

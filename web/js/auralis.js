@@ -21,6 +21,8 @@
 //   status   {...stats()}        about every 50 ms while playing
 //   tier     {name, targetMs}
 //   quality  {id, kbps, t}       the server codes at kbps from music time t on
+//   started  {ms, phases}        Play → the first audible frame (ms), and when
+//                                each step of the start came, ms after Play
 import { Connection } from './connection.js';
 import { JitterMeter, TierPolicy } from './buffering.js';
 import { OpusStream, opusSupported } from './opus.js';
@@ -143,6 +145,8 @@ export class Auralis extends EventTarget {
 		this.streamsSincePlay = 0;
 		this.lastLatencyMs = null;
 		this.nowPlaying = null;
+		this.startPhases = null;     // ms after Play: open, hello, audio, ready, playing, sound
+		this.startMs = null;         // Play → the first audible frame, once heard
 		this.statsTimer = null;
 		this.state = 'stopped';
 		this.stateDetail = '';
@@ -167,6 +171,15 @@ export class Auralis extends EventTarget {
 
 	// ---- what the page calls ------------------------------------------------
 
+	/**
+	 * Prepares the audio (the context, suspended, and the worklet) before
+	 * Play, so that Play has only to resume it while the stream connects.
+	 * Call it once the page has loaded; it resolves to whether it worked.
+	 */
+	prepare() {
+		return this.player.prepare();
+	}
+
 	/** Play. Call it from the click (or key press) itself: it starts the AudioContext. */
 	async play() {
 		if (this.active) return;
@@ -189,6 +202,9 @@ export class Auralis extends EventTarget {
 		this.restartNote = '';
 		this.bitrate = null;
 		this.meter.reset();
+		this.playAt = performance.now();
+		this.startPhases = {};
+		this.startMs = null;
 		this.updateState();
 		// Connect first, then start the audio: creating an AudioContext can
 		// hold the main thread for a while (opening the audio device), and the
@@ -241,6 +257,7 @@ export class Auralis extends EventTarget {
 		this.audioFailed = false;
 		// Stopped (and perhaps started again) meanwhile: that call carries on.
 		if (!this.active) return;
+		this.phase('ready');
 		this.player.setTarget(this.tiers.tier.targetMs);
 		// Messages that came while the audio was starting, in order.
 		this.playerReady = true;
@@ -378,6 +395,8 @@ export class Auralis extends EventTarget {
 			qualitySteps: this.quality ? this.quality.steps : 0,
 			qualityPending: this.quality?.pending ? this.quality.rungs[this.quality.pending.index] : null,
 			decoderErrors: this.decoderErrors,
+			startMs: this.startMs,
+			startPhases: this.startPhases,
 		};
 	}
 
@@ -425,7 +444,14 @@ export class Auralis extends EventTarget {
 
 	// ---- the connection -------------------------------------------------------
 
+	/** A step of the start reached at `at` (performance.now()), once per Play. */
+	phase(name, at = performance.now()) {
+		if (this.startPhases && this.startPhases[name] === undefined)
+			this.startPhases[name] = Math.round(at - this.playAt);
+	}
+
 	onOpen() {
+		this.phase('open');
 		this.setRetryAt(null);
 		this.server = null;
 		// The server is back: the audio that could not start tries again.
@@ -439,6 +465,8 @@ export class Auralis extends EventTarget {
 
 	onMessage(detail) {
 		if (!this.active) return;
+		const type = detail.message.type;
+		if (type === 'hello' || type === 'audio') this.phase(type, detail.arrival);
 		if (!this.playerReady) {
 			// The worklet is loading or the context starting: keep what
 			// comes, in order, for play() to hand on.
@@ -758,7 +786,16 @@ export class Auralis extends EventTarget {
 			if (performance.now() - this.lastQualityTick >= QUALITY_TICK_MS) this.tickQuality(performance.now());
 			this.emit('status', this.details());
 			break;
+		case 'sound':
+			// The first audible frame since Play: how long the start took.
+			if (this.active && this.startMs === null) {
+				this.phase('sound', this.player.audibleAt(m.time));
+				this.startMs = this.startPhases.sound;
+				this.emit('started', { ms: this.startMs, phases: { ...this.startPhases } });
+			}
+			break;
 		case 'playing':
+			if (this.active) this.phase('playing');
 			this.playerMode = 'playing';
 			if (this.connected) {
 				this.playedThisStream = true;

@@ -25,6 +25,8 @@ const SLOWDOWN_MAX = 0.005;   // at most 0.5 % slow, to grow a thin reserve
 const RATE_SLEW = 0.00005;    // rate change per render quantum: 2 % takes ~1 s
 const JUMP_MS = 600;          // this far over the target (smoothed), jump with a crossfade
 const JUMP_FADE_MS = 80;
+const START_SLACK_MS = 20;    // a stream's first start: the target less this will do (an Opus burst is 293.5 ms)
+const SOUND_LEVEL = 1e-4;     // -80 dBFS: above it a frame counts as sound (the start's measure)
 
 /** Catmull-Rom cubic through four samples: smooth, and exact at the samples. */
 function cubic(y0, y1, y2, y3, f) {
@@ -49,6 +51,7 @@ export class PlaybackEngine {
 		this.framesPlayed = 0;
 		this.overflowFrames = 0;
 		this.targetMs = 300;
+		this.sounded = true;
 		this.mode = 'idle';      // idle (stopped), waiting (buffering), playing
 		this.written = 0;
 		this.pos = 0;
@@ -75,6 +78,7 @@ export class PlaybackEngine {
 		this.marks = [];
 		this.following = null;   // a new stream follows the old one's end: {at, to} (seam())
 		this.afterSeam = false;  // waiting for a stream that had begun to come by its seam
+		this.restart = false;    // waiting after an underrun, not for a stream's first sound
 	}
 
 	/** Frames in the ring not yet played. */
@@ -101,6 +105,7 @@ export class PlaybackEngine {
 		this.resetPlayback();
 		this.underruns = 0;       // the counts are per Play
 		this.framesPlayed = 0;
+		this.sounded = false;     // a 'sound' event once per Play: its first frame above SOUND_LEVEL
 		this.mode = 'waiting';
 		this.waitFrames = this.available > 8 ? 0 : -1;
 		this.events.push({ type: 'waiting' });
@@ -237,6 +242,7 @@ export class PlaybackEngine {
 		this.ratio = 1;
 		this.levelMs = null;
 		this.afterSeam = false;
+		this.restart = underrun;
 		// The wait for a reserve counts from the first audio that is there.
 		this.waitFrames = this.available > 8 ? 0 : -1;
 		if (underrun) {
@@ -267,12 +273,17 @@ export class PlaybackEngine {
 	/** Is there reserve enough to (re)start? */
 	canStart() {
 		if (this.ending) return this.available > 3;
+		// A stream's first sound: the server sends its first 0.3 s at once
+		// and then keeps that lead, a chunk every chunk's duration
+		// (protocol.md), so the burst is a reserve that stays. Starting on
+		// it holds the buffer at the target; waiting longer would only add
+		// what came meanwhile, over the target, to be caught up later.
+		if (!this.restart) return this.hasReserve(this.targetMs - START_SLACK_MS);
 		if (!this.hasReserve(this.targetMs)) return false;
-		// Audio that arrived at once (the start-up burst, a backlog) is no
-		// protection against the next late chunk: only time spent waiting is.
-		// So a start also waits target − one chunk from the first arrival;
-		// with the server's real-time pacing the reserve then settles near
-		// the target rather than a burst's worth below it.
+		// After an underrun the lead is gone: audio that then arrives at
+		// once (a backlog) is no protection against the next late chunk,
+		// only time spent waiting is. So a restart also waits target − one
+		// chunk from the first arrival.
 		return this.waitFrames / this.outRate * 1000 >= this.targetMs - this.chunkMs;
 	}
 
@@ -403,6 +414,10 @@ export class PlaybackEngine {
 			}
 			outL[i] = l * this.gain;
 			outR[i] = r * this.gain;
+			if (!this.sounded && (Math.abs(outL[i]) > SOUND_LEVEL || Math.abs(outR[i]) > SOUND_LEVEL)) {
+				this.sounded = true;
+				this.events.push({ type: 'sound', offset: i });
+			}
 			this.pos += step;
 			this.framesPlayed += step;
 			while (this.marks.length && this.marks[0].frame <= this.pos) {

@@ -21,6 +21,12 @@ bindControls(app, {
 	bpmOut: $('bpm-out'), intensityOut: $('intensity-out'), volumeOut: $('volume-out'),
 });
 
+// The audio is made ready before Play (the context suspended, the worklet
+// loaded) once the page has loaded, so Play only resumes it while the stream
+// connects.
+if (document.readyState === 'complete') app.prepare();
+else addEventListener('load', () => app.prepare(), { once: true });
+
 // Audio the system paused: any click or key on the page may resume it (the
 // browser lets a context run again only from a gesture).
 for (const type of ['click', 'keydown']) {

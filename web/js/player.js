@@ -55,6 +55,8 @@ export class Player extends EventTarget {
 		this.node = null;
 		this.gainNode = null;
 		this.ready = null;
+		this.preparing = null;    // prepare()'s promise: settles when the audio is ready (or could not be)
+		this.wanted = false;      // between start() and stop(): a prepared context may run
 		this.posted = 0;          // stream frames handed to the worklet, ever
 		this.epochBase = 0;       // `posted` when the current stream's chunk 0 came
 		this.sourceRate = null;   // the stream's frames per second, from its hello
@@ -116,6 +118,33 @@ export class Player extends EventTarget {
 		return this.ready;
 	}
 
+	/**
+	 * Creates the AudioContext and loads the worklet ahead of Play, where
+	 * the browser allows it: a context made before any gesture is born
+	 * suspended, which is all a worklet needs to load; start() resumes it
+	 * in the click. One born running (autoplay allowed) is suspended until
+	 * then, so an idle page costs nothing. Never throws: what fails here is
+	 * tried again by start().
+	 */
+	prepare() {
+		if (this.preparing) return this.preparing;
+		let ready;
+		try {
+			ready = this.init();
+		} catch {
+			return Promise.resolve(false);
+		}
+		this.preparing = ready.then(async () => {
+			const ctx = this.ctx;
+			if (!this.wanted && ctx?.state === 'running') await ctx.suspend().catch(() => {});
+			return true;
+		}, () => {
+			this.preparing = null;
+			return false;
+		});
+		return this.preparing;
+	}
+
 	/** The AudioContext's state: 'running', 'suspended', 'interrupted', 'closed'; null before init. */
 	get contextState() {
 		return this.ctx?.state ?? null;
@@ -149,6 +178,7 @@ export class Player extends EventTarget {
 
 	/** Starts (or resumes) playback; must follow init() in a user gesture. */
 	async start() {
+		this.wanted = true;
 		const ready = this.init();
 		// resume() at once, still inside the gesture where it is allowed (a
 		// context that was suspended by Stop, or born suspended).
@@ -163,6 +193,7 @@ export class Player extends EventTarget {
 
 	/** Fades out, then suspends the context so an idle page costs nothing. */
 	async stop() {
+		this.wanted = false;
 		if (!this.node) return;
 		const gen = ++this.gen;
 		this.post({ type: 'stop', gen });

@@ -9,7 +9,8 @@
 //   {type:'configure', sourceRate, chunkMs}, {type:'start'}, {type:'stop'},
 //   {type:'flush'}, {type:'seam', frame}, {type:'end'}, {type:'mark', id, frame}
 // Port messages out: {type:'status', ...} every ~50 ms, and at once for
-//   {type:'heard', id, frame, time}, {type:'underrun'}, {type:'playing'},
+//   {type:'heard', id, frame, time}, {type:'sound', time} (the first frame
+//   above -80 dBFS after a start), {type:'underrun'}, {type:'playing'},
 //   {type:'waiting'}, {type:'stopped'} (time: AudioContext seconds).
 import { PlaybackEngine } from './engine.js';
 
@@ -52,7 +53,7 @@ class AuralisPlayer extends AudioWorkletProcessor {
 		const events = this.engine.events;
 		if (!events.length) return;
 		for (const ev of events) {
-			if (ev.type === 'heard') {
+			if (ev.type === 'heard' || ev.type === 'sound') {
 				// The exact moment, to the sample, at which the frame left the
 				// processor; the main thread adds the output latency.
 				ev.time = blockTime + ev.offset / sampleRate;
