@@ -47,6 +47,7 @@
 #include "rng.h"
 #include "shm.h"
 #include "stop.h"
+#include "stream.h"
 #include "utf8.h"
 
 #define PROTOCOL_VERSION 1
@@ -162,7 +163,7 @@ parse_options(int argc, char **argv, struct options *opt)
 
 	*opt = (struct options){
 		.codec = CODEC_PCM, .kbps = OPUS_STREAM_KBPS, .complexity = OPUS_STREAM_COMPLEXITY,
-		.channels = 2, .chunk_ms = 100, .prefill = 0.3, .stall_timeout = 10,
+		.channels = 2, .chunk_ms = STREAM_CHUNK_MS, .prefill = STREAM_PREFILL_US / 1e6, .stall_timeout = 10,
 	};
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":C:b:x:r:c:m:p:s:t:hV", longopts, NULL)) != -1) {

@@ -51,9 +51,10 @@
 #include "opt.h"
 #include "shm.h"
 #include "stop.h"
+#include "stream.h"
 
-#define TICK_US 50000                   /* the longest silence between two lines */
-#define PREFILL_US 300000               /* written at once when a live stream starts */
+#define TICK_US STREAM_TICK_US          /* the longest silence between two lines */
+#define PREFILL_US STREAM_PREFILL_US    /* written at once when a live stream starts */
 #define ACKS_PENDING_MAX 256            /* messages waiting for their first event */
 #define OUT_BUF_SIZE 65536
 #define DURATION_MAX 604800             /* seconds: a week of music offline */
@@ -764,7 +765,7 @@ int
 main(int argc, char **argv)
 {
 	static struct session s;
-	struct options opt = { .lookahead = 0.15 };
+	struct options opt = { .lookahead = STREAM_LOOKAHEAD_US / 1e6 };
 
 	err_init(argv[0]);
 	parse_options(argc, argv, &opt);

@@ -15,8 +15,10 @@
 #include "mix.h"
 #include "schedule.h"
 #include "shm.h"
+#include "stream.h"
 
-#define BLOCK_FRAMES MIX_BLOCK_MAX      /* the most rendered in one call */
+#define BLOCK_FRAMES STREAM_RENDER_BLOCK_FRAMES /* the most rendered in one call */
+_Static_assert(BLOCK_FRAMES <= MIX_BLOCK_MAX, "a block is mixed in one call");
 #define OUT_BUF_FRAMES 16384            /* raw output buffered before a write */
 #define FONTS_MAX 8                     /* --soundfont given at most this often */
 

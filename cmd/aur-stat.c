@@ -56,9 +56,9 @@
 #include "shm.h"
 #include "soundfont.h"
 #include "stop.h"
+#include "stream.h"
 #include "utf8.h"
 
-#define BLOCK_FRAMES 1024               /* aur-render's largest block (cmd/aur-render.c) */
 #define LATE_PERCENT 1                  /* degraded above 1 % late chunks */
 #define RENDER_LIMIT 0.8                /* degraded when p99 render > 80 % of a block */
 #define SNAPSHOTS 13                    /* the window, in 12 steps, and its start */
@@ -614,7 +614,7 @@ view_read(bool with_sessions)
 	v->now_ns = clock_now_ns();
 	v->now_unix_ms = clock_unix_ms();
 	v->uptime_s = (double)(v->now_ns - started_ns) / NS;
-	v->render_limit_ms = RENDER_LIMIT * BLOCK_FRAMES * 1000.0 / (double)opt.rate;
+	v->render_limit_ms = RENDER_LIMIT * STREAM_RENDER_BLOCK_FRAMES * 1000.0 / (double)opt.rate;
 	if ((r = segment_get(v->shm_error, sizeof v->shm_error))) {
 		v->shm_ok = true;
 		shm_read_totals(r->seg, &v->tot);
