@@ -1327,12 +1327,24 @@ const char *
 shm_counter_name(enum shm_counter c)
 {
 	static const char *const names[SHM_COUNTERS] = {
-		"chunks", "chunks_late", "bytes", "acks", "errors", "events",
-		"controls_applied", "controls_rejected", "stats_messages", "underruns",
-		"ring_drops",
+#define SHM_COUNTER(e, name, help) [e] = name,
+		SHM_COUNTER_LIST
+#undef SHM_COUNTER
 	};
 
 	return (unsigned)c < SHM_COUNTERS ? names[c] : "?";
+}
+
+const char *
+shm_counter_help(enum shm_counter c)
+{
+	static const char *const help_of[SHM_COUNTERS] = {
+#define SHM_COUNTER(e, name, help) [e] = help,
+		SHM_COUNTER_LIST
+#undef SHM_COUNTER
+	};
+
+	return (unsigned)c < SHM_COUNTERS ? help_of[c] : "";
 }
 
 const char *

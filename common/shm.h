@@ -61,18 +61,34 @@ enum shm_role {
 };
 
 /* Monotonic counters, added to with shm_count. */
+/*
+ * The counters, in the segment's order: SHM_COUNTER(ENUM, name, help) for
+ * each, the one list that the enum, shm_counter_name, /api/metrics and
+ * /metrics (auralis_NAME_total, with its help) are made from.  A new
+ * counter goes at the end, and changes the layout version.
+ */
+#define SHM_COUNTER_LIST \
+	/* aur-chunk */ \
+	SHM_COUNTER(SHM_CHUNKS, "chunks", "Audio chunks sent to browsers.") \
+	SHM_COUNTER(SHM_CHUNKS_LATE, "chunks_late", \
+	    "Audio chunks sent more than 150 ms after they were due.") \
+	SHM_COUNTER(SHM_BYTES, "bytes", "Bytes the aur-* tools wrote on their standard output.") \
+	SHM_COUNTER(SHM_ACKS, "acks", "Control acknowledgements sent to browsers.") \
+	SHM_COUNTER(SHM_ERRORS, "errors", "Error messages sent to browsers.") \
+	/* aur-compose */ \
+	SHM_COUNTER(SHM_EVENTS, "events", "Note events composed.") \
+	SHM_COUNTER(SHM_CONTROLS_APPLIED, "controls_applied", "Control and preset messages applied.") \
+	SHM_COUNTER(SHM_CONTROLS_REJECTED, "controls_rejected", \
+	    "Messages from browsers answered with an error.") \
+	SHM_COUNTER(SHM_STATS_MESSAGES, "stats_messages", "Stats messages from browsers.") \
+	SHM_COUNTER(SHM_UNDERRUNS, "underruns", "Playback underruns that browsers reported.") \
+	SHM_COUNTER(SHM_RING_DROPS, "ring_drops", \
+	    "Control replies lost because a session ring was full.")
+
 enum shm_counter {
-	SHM_CHUNKS,             /* aur-chunk: audio messages sent */
-	SHM_CHUNKS_LATE,        /* aur-chunk: sent more than 150 ms after due */
-	SHM_BYTES,              /* bytes written on stdout */
-	SHM_ACKS,               /* aur-chunk: ack messages sent */
-	SHM_ERRORS,             /* aur-chunk: error messages sent */
-	SHM_EVENTS,             /* aur-compose: note events written */
-	SHM_CONTROLS_APPLIED,   /* aur-compose: control and preset messages applied */
-	SHM_CONTROLS_REJECTED,  /* aur-compose: ... answered with an error */
-	SHM_STATS_MESSAGES,     /* aur-compose: stats messages from the client */
-	SHM_UNDERRUNS,          /* aur-compose: client-reported underruns, as they grow */
-	SHM_RING_DROPS,         /* aur-compose: records that did not fit the session ring */
+#define SHM_COUNTER(e, name, help) e,
+	SHM_COUNTER_LIST
+#undef SHM_COUNTER
 	SHM_COUNTERS
 };
 
@@ -356,8 +372,11 @@ int shm_reap(struct shm_segment *seg);
 /* "compose", "render", "chunk", "stat", "other" ("none" for 0). */
 const char *shm_role_name(enum shm_role role);
 
-/* "chunks", "chunks_late", "bytes", ...: names for metrics. */
+/* "chunks", "chunks_late", "bytes", ...: names for metrics ("?" out of range). */
 const char *shm_counter_name(enum shm_counter c);
+
+/* What the counter counts, a sentence for /metrics' HELP ("" out of range). */
+const char *shm_counter_help(enum shm_counter c);
 
 /* "lateness", "render", "buffer", "jitter", "latency". */
 const char *shm_hist_name(enum shm_hist h);

@@ -209,19 +209,6 @@ prom_sessions(struct text *t, const struct view *v, const char *name, const char
 char *
 prometheus_body(const struct view *v, size_t *len)
 {
-	static const char *const counter_help[SHM_COUNTERS] = {
-		[SHM_CHUNKS] = "Audio chunks sent to browsers.",
-		[SHM_CHUNKS_LATE] = "Audio chunks sent more than 150 ms after they were due.",
-		[SHM_BYTES] = "Bytes the aur-* tools wrote on their standard output.",
-		[SHM_ACKS] = "Control acknowledgements sent to browsers.",
-		[SHM_ERRORS] = "Error messages sent to browsers.",
-		[SHM_EVENTS] = "Note events composed.",
-		[SHM_CONTROLS_APPLIED] = "Control and preset messages applied.",
-		[SHM_CONTROLS_REJECTED] = "Messages from browsers answered with an error.",
-		[SHM_STATS_MESSAGES] = "Stats messages from browsers.",
-		[SHM_UNDERRUNS] = "Playback underruns that browsers reported.",
-		[SHM_RING_DROPS] = "Control replies lost because a session ring was full.",
-	};
 	struct text t = { 0 };
 	char name[96];
 
@@ -257,7 +244,7 @@ prometheus_body(const struct view *v, size_t *len)
 	    (double)v->tot.reclaimed_total);
 	for (int c = 0; c < SHM_COUNTERS; c++) {
 		snprintf(name, sizeof name, "auralis_%s_total", shm_counter_name(c));
-		prom_simple(&t, name, "counter", counter_help[c], (double)v->tot.counter[c]);
+		prom_simple(&t, name, "counter", shm_counter_help(c), (double)v->tot.counter[c]);
 	}
 	for (size_t i = 0; i < nhists; i++)
 		prom_hist(&t, hists[i].prom, hists[i].help, &v->tot.hist[hists[i].hist]);
