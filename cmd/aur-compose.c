@@ -1,7 +1,7 @@
 /*
  * aur-compose - compose endless generative ambient music as note events.
  *
- * The music comes from the engine in common/compose.c (docs/composer.md);
+ * The music comes from the engine in compose/compose.c (docs/composer.md);
  * this file does the rest: options, the header, pacing, control messages
  * and their answers.
  *
@@ -24,7 +24,7 @@
  * control_report(), an ack with the music time of the first event written
  * after the change, or an error with the reason; a bad message changes
  * nothing and the music goes on.  The messages are checked in
- * common/control.c; what they change is applied here.
+ * compose/control.c; what they change is applied here.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,5 @@
 /*
- * fuzz_control.c - libFuzzer target for control messages (common/control.c).
+ * fuzz_control.c - libFuzzer target for control messages (compose/control.c).
  *
  * The input is one message, any bytes, as control_parse() takes it: a
  * buffer and its length, no terminator (libFuzzer's copy is exactly that
