@@ -421,7 +421,10 @@ render_serve(const char *path, struct options *opt, const char *soundfont)
 		}
 		for (size_t i = 0; i < nwaiting; i++)
 			wake = waiting[i].deadline_ns < wake ? waiting[i].deadline_ns : wake;
-		timeout = wake == INT64_MAX ? -1 : (int)((wake - now) / 1000000 + 1);
+		if (wake == INT64_MAX)
+			timeout = -1;
+		else            /* a deadline already past: look, and drop it, at once */
+			timeout = wake <= now ? 0 : (int)((wake - now) / 1000000 + 1);
 		pfd[0] = (struct pollfd){ .fd = sigfd, .events = POLLIN };
 		/* A full waiting list leaves the rest in the listener's backlog. */
 		pfd[1] = (struct pollfd){ .fd = nwaiting < WAITING_MAX ? listener : -1, .events = POLLIN };
