@@ -388,6 +388,8 @@ export class Auralis extends EventTarget {
 			playbackRate: status ? status.ratio : 1,
 			levelMs: status ? status.levelMs : null,
 			overflowFrames: status ? status.overflowFrames : 0,
+			quietFrames: status ? status.quietFrames : 0,
+			jumps: status ? status.jumps : 0,
 			retryAt: this.retryAt,
 			stream: this.stream,
 			opusSupported: this.opusSupport,

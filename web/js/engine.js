@@ -20,11 +20,12 @@ const SEAM_FADE_MS = 30;      // the old stream's end, where a new one follows i
 const LEVEL_TAU_S = 1.0;      // the buffer level is smoothed over about a second
 const CATCHUP_DEAD_MS = 20;   // within this of the target is fine
 const CATCHUP_MS_PER_PERCENT = 100; // beyond the dead band: 1 % faster per 100 ms over
-const CATCHUP_MAX = 0.02;     // at most 2 % fast (a third of a semitone)
-const SLOWDOWN_MAX = 0.005;   // at most 0.5 % slow, to grow a thin reserve
-const RATE_SLEW = 0.00005;    // rate change per render quantum: 2 % takes ~1 s
-const JUMP_MS = 600;          // this far over the target (smoothed), jump with a crossfade
+const CATCHUP_MAX = 0.003;    // at most 0.3 % fast (5 cents: no one hears it)
+const SLOWDOWN_MAX = 0.003;   // at most 0.3 % slow, to grow a thin reserve
+const RATE_SLEW = 0.00001;    // rate change per render quantum: 0.3 % takes ~0.8 s
+const JUMP_MS = 100;          // this far over the target (smoothed), jump with a crossfade
 const JUMP_FADE_MS = 80;
+const QUIET_LEVEL = 0.001;    // -60 dBFS: frames this quiet may be dropped to catch up
 const START_SLACK_MS = 20;    // a stream's first start: the target less this will do (an Opus burst is 293.5 ms)
 const SOUND_LEVEL = 1e-4;     // -80 dBFS: above it a frame counts as sound (the start's measure)
 
@@ -50,6 +51,8 @@ export class PlaybackEngine {
 		this.underruns = 0;
 		this.framesPlayed = 0;
 		this.overflowFrames = 0;
+		this.quietFrames = 0;    // frames dropped in near-silence to catch up
+		this.jumps = 0;          // crossfaded jumps to catch up
 		this.targetMs = 300;
 		this.sounded = true;
 		this.mode = 'idle';      // idle (stopped), waiting (buffering), playing
@@ -270,21 +273,34 @@ export class PlaybackEngine {
 		this.gainDelta = (1 - this.gain) / Math.max(1, Math.round(ms / 1000 * this.outRate));
 	}
 
-	/** Is there reserve enough to (re)start? */
+	/**
+	 * Is there reserve enough to (re)start? The server sends a stream's
+	 * first 0.3 s at once and then writes 0.15 s ahead of its clock
+	 * (protocol.md), so the burst is no lasting reserve: half of it is gone
+	 * once the pacing takes over. What lasts is the time spent waiting since
+	 * the first audio came, plus that look-ahead: playback that starts w ms
+	 * after the first audio settles at a reserve of about w + 100 ms (w +
+	 * 150 ms as a chunk comes, w + 50 ms before the next).
+	 */
 	canStart() {
 		if (this.ending) return this.available > 3;
-		// A stream's first sound: the server sends its first 0.3 s at once
-		// and then keeps that lead, a chunk every chunk's duration
-		// (protocol.md), so the burst is a reserve that stays. Starting on
-		// it holds the buffer at the target; waiting longer would only add
-		// what came meanwhile, over the target, to be caught up later.
-		if (!this.restart) return this.hasReserve(this.targetMs - START_SLACK_MS);
+		const waitedMs = this.waitFrames / this.outRate * 1000;
+		if (!this.restart) {
+			// A stream's first sound: the least that is safe, a reserve that
+			// never falls below the look-ahead the server plays gapless with
+			// (protocol.md): a wait of the target less two chunks (100 ms at
+			// 300), for a reserve that settles one chunk under the target and
+			// grows to it at a rate nobody hears (steer). The target less
+			// 20 ms will do for the reserve (an Opus stream's first 0.3 s are
+			// a pre-skip short of 300 ms).
+			return this.hasReserve(this.targetMs - START_SLACK_MS)
+				&& waitedMs >= this.targetMs - 2 * this.chunkMs;
+		}
+		// After an underrun the link has just proved slow: wait for the
+		// whole target, and target − one chunk from the first arrival, for a
+		// reserve that settles at the target.
 		if (!this.hasReserve(this.targetMs)) return false;
-		// After an underrun the lead is gone: audio that then arrives at
-		// once (a backlog) is no protection against the next late chunk,
-		// only time spent waiting is. So a restart also waits target − one
-		// chunk from the first arrival.
-		return this.waitFrames / this.outRate * 1000 >= this.targetMs - this.chunkMs;
+		return waitedMs >= this.targetMs - this.chunkMs;
 	}
 
 	/** Are `ms` of audio there, and at least enough for the fades? */
@@ -295,12 +311,13 @@ export class PlaybackEngine {
 
 	/**
 	 * Audio that piled up while nothing played (a slow start, a long stall)
-	 * has not been heard, so nothing is lost by starting later in it: start
-	 * one chunk above the target rather than catch up for half a minute.
+	 * has not been heard, so nothing is lost by starting later in it: keep
+	 * `keepMs` of it rather than catch up for half a minute. Only when more
+	 * than `slackMs` over that is there.
 	 */
-	trimBacklog() {
-		const keep = (this.targetMs + this.chunkMs) / 1000 * this.sourceRate;
-		if (this.ending || this.available <= keep + this.chunkMs / 1000 * this.sourceRate) return;
+	trimBacklog(keepMs, slackMs = 0) {
+		const keep = keepMs / 1000 * this.sourceRate;
+		if (this.ending || this.available <= keep + slackMs / 1000 * this.sourceRate) return;
 		this.pos = this.written - keep;
 		while (this.marks.length && this.marks[0].frame < this.pos) {
 			const m = this.marks.shift();
@@ -333,12 +350,47 @@ export class PlaybackEngine {
 	}
 
 	/**
+	 * Over the target: frames where the music is near-silent (below
+	 * QUIET_LEVEL on both sides) are dropped, as many as the reserve is
+	 * over the target's dead band. Silence a few milliseconds shorter is
+	 * not heard, and the step it leaves is below the same level, where a
+	 * faster rate would have to be kept up for tens of seconds.
+	 */
+	skipQuiet() {
+		if (this.fade || this.jump || this.following || this.gain < 1 || this.levelMs === null
+			|| this.levelMs <= this.targetMs + CATCHUP_DEAD_MS) return;
+		// The smoothed level says whether it is over; the level now, at
+		// most, how far (the smoothing lags a backlog that just came).
+		const excessMs = Math.max(this.levelMs, this.bufferedMs - this.chunkMs / 2) - this.targetMs;
+		const over = Math.floor((excessMs - CATCHUP_DEAD_MS) / 1000 * this.sourceRate);
+		if (over < 1) return;
+		// The interpolator reads from the frame before the position to two
+		// after it: all of those, here and where it lands, must be quiet.
+		const first = Math.floor(this.pos) - 1;
+		const end = Math.min(first + over + 4, this.written);
+		const c = this.capacity, L = this.left, R = this.right;
+		let quiet = 0;
+		for (let f = first; f < end; f++) {
+			const w = f % c;
+			if (Math.abs(L[w]) >= QUIET_LEVEL || Math.abs(R[w]) >= QUIET_LEVEL) break;
+			quiet++;
+		}
+		const skip = Math.min(over, quiet - 4);
+		if (skip < 1) return;
+		this.pos += skip;
+		this.quietFrames += skip;
+		this.levelMs = Math.max(this.targetMs, this.levelMs - skip / this.sourceRate * 1000);
+	}
+
+	/**
 	 * Far over the target (the audio clock stalled while audio kept coming,
 	 * say): jump ahead to the target with an equal-power crossfade rather
-	 * than spend half a minute at a raised pitch. Two moments half a second
-	 * apart in slow ambient music are nearly always the same chord.
+	 * than spend half a minute at a raised pitch, or minutes at an unheard
+	 * one. Two moments a fraction of a second apart in slow ambient music
+	 * are nearly always the same chord.
 	 */
 	startJump() {
+		this.jumps++;
 		const to = this.written - (this.targetMs + this.chunkMs / 2) / 1000 * this.sourceRate;
 		const frames = Math.round(JUMP_FADE_MS / 1000 * this.outRate);
 		this.jump = { pos: this.pos, left: frames, total: frames };
@@ -360,7 +412,13 @@ export class PlaybackEngine {
 			if (this.waitFrames >= 0) this.waitFrames += n;
 			if (this.afterSeam ? this.hasReserve(this.targetMs - this.chunkMs) : this.canStart()) {
 				this.afterSeam = false;
-				this.trimBacklog();
+				// Audio that piled up while the audio clock was not running
+				// (a page too busy to start it, a device slow to open) would
+				// hold the reserve over the target for good, to be caught up
+				// at a rate nobody hears for a minute (steer): start at the
+				// target instead, which settles within half a chunk of it
+				// (as the next chunk comes soon or late).
+				this.trimBacklog(this.targetMs);
 				this.mode = 'playing';
 				this.gain = 0;
 				this.fadeIn(FADE_IN_MS);
@@ -374,6 +432,7 @@ export class PlaybackEngine {
 			return;
 		}
 		this.steer(n);
+		this.skipQuiet();
 		const fr = [0, 0];
 		const jr = [0, 0];
 		const drainAt = FADE_OUT_MS / 1000 * this.outRate;
@@ -490,7 +549,7 @@ export class PlaybackEngine {
 		this.ratio = 1;
 		this.levelMs = null;
 		if (this.hasReserve(this.targetMs - this.chunkMs)) {
-			this.trimBacklog();
+			this.trimBacklog(this.targetMs + this.chunkMs / 2, this.chunkMs / 2);
 			this.fadeIn(FADE_IN_MS);
 			this.events.push({ type: 'playing' });
 			return;

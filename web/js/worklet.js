@@ -71,6 +71,7 @@ class AuralisPlayer extends AudioWorkletProcessor {
 			type: 'status', gen: this.gen, mode: e.mode, time: currentTime, written: e.written, pos: e.pos,
 			bufferedMs: e.bufferedMs, underruns: e.underruns, framesPlayed: Math.round(e.framesPlayed),
 			ratio: e.ratio, levelMs: e.levelMs, overflowFrames: e.overflowFrames,
+			quietFrames: e.quietFrames, jumps: e.jumps,
 		});
 	}
 
