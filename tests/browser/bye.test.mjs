@@ -290,8 +290,8 @@ describe('the engine and the delays, in Node', () => {
 		assert.deepEqual(after.map((e) => e.type), ['waiting', 'playing']);
 		const [waiting, playing] = after;
 		assert.ok(waiting.t < 2.8, 'the old stream played out first');
-		// A stream's first start: the target less two chunks from the first audio.
-		assert.ok(playing.t >= 2.8 + 0.1 - 0.003 && playing.t < 2.8 + 0.15, `playing at ${playing.t.toFixed(3)} s`);
+		// A start's wait: the target less a chunk, from the first audio.
+		assert.ok(playing.t >= 2.8 + 0.2 - 0.003 && playing.t < 2.8 + 0.25, `playing at ${playing.t.toFixed(3)} s`);
 		assert.equal(engine.underruns, 0);
 	});
 
@@ -301,8 +301,9 @@ describe('the engine and the delays, in Node', () => {
 		engine.start();
 		const old = stream(engine, sine(440), 0, 2);
 		const source = sine(660);
-		// Its first chunk just before the old stream's end (2.3 s: it started
-		// 0.1 s after its first audio), two more after it, then one each 100 ms.
+		// Its first chunk just before the old stream's end (about 2.29 s: it
+		// started trimmed to half a chunk over its target), two more after it,
+		// then one each 100 ms.
 		const arrivals = [2.2, 2.35, 2.35, ...Array.from({ length: 10 }, (_, i) => 2.45 + i / 10)];
 		let seamAt = null;
 		const { events } = run(engine, 3.5, (t) => {
@@ -320,7 +321,7 @@ describe('the engine and the delays, in Node', () => {
 		assert.deepEqual(after.map((e) => e.type), ['waiting', 'playing']);
 		const [waiting, playing] = after;
 		assert.ok(waiting.t > 2.2 && waiting.t < 2.35, `the old stream ended at ${waiting.t.toFixed(3)} s`);
-		// Not a start's wait from there: as soon as the target less a chunk is there.
+		// Not a start's 200 ms of waiting from there: at once.
 		assert.ok(playing.t >= 2.35 && playing.t < 2.36, `playing at ${playing.t.toFixed(3)} s`);
 		assert.equal(engine.underruns, 0);
 	});

@@ -280,27 +280,19 @@ export class PlaybackEngine {
 	 * once the pacing takes over. What lasts is the time spent waiting since
 	 * the first audio came, plus that look-ahead: playback that starts w ms
 	 * after the first audio settles at a reserve of about w + 100 ms (w +
-	 * 150 ms as a chunk comes, w + 50 ms before the next).
+	 * 150 ms as a chunk comes, w + 50 ms before the next). So a start waits
+	 * the target less one chunk from the first audio, for a reserve that
+	 * settles at the target; a shorter wait would start sooner over a
+	 * reserve that stays thinner until it has grown, at 0.3 % slow, for
+	 * half a minute, and on a busy machine that is an underrun.
 	 */
 	canStart() {
 		if (this.ending) return this.available > 3;
-		const waitedMs = this.waitFrames / this.outRate * 1000;
-		if (!this.restart) {
-			// A stream's first sound: the least that is safe, a reserve that
-			// never falls below the look-ahead the server plays gapless with
-			// (protocol.md): a wait of the target less two chunks (100 ms at
-			// 300), for a reserve that settles one chunk under the target and
-			// grows to it at a rate nobody hears (steer). The target less
-			// 20 ms will do for the reserve (an Opus stream's first 0.3 s are
-			// a pre-skip short of 300 ms).
-			return this.hasReserve(this.targetMs - START_SLACK_MS)
-				&& waitedMs >= this.targetMs - 2 * this.chunkMs;
-		}
-		// After an underrun the link has just proved slow: wait for the
-		// whole target, and target − one chunk from the first arrival, for a
-		// reserve that settles at the target.
-		if (!this.hasReserve(this.targetMs)) return false;
-		return waitedMs >= this.targetMs - this.chunkMs;
+		const waited = this.waitFrames / this.outRate * 1000 >= this.targetMs - this.chunkMs;
+		// A stream's first sound: the target less 20 ms will do (an Opus
+		// stream's first 0.3 s are a pre-skip short of 300 ms). After an
+		// underrun, the whole target.
+		return waited && this.hasReserve(this.restart ? this.targetMs : this.targetMs - START_SLACK_MS);
 	}
 
 	/** Are `ms` of audio there, and at least enough for the fades? */
@@ -415,10 +407,10 @@ export class PlaybackEngine {
 				// Audio that piled up while the audio clock was not running
 				// (a page too busy to start it, a device slow to open) would
 				// hold the reserve over the target for good, to be caught up
-				// at a rate nobody hears for a minute (steer): start at the
-				// target instead, which settles within half a chunk of it
-				// (as the next chunk comes soon or late).
-				this.trimBacklog(this.targetMs);
+				// at a rate nobody hears for a minute (steer): more than a
+				// chunk over, start half a chunk over, which settles near the
+				// target (canStart).
+				this.trimBacklog(this.targetMs + this.chunkMs / 2, this.chunkMs / 2);
 				this.mode = 'playing';
 				this.gain = 0;
 				this.fadeIn(FADE_IN_MS);
