@@ -462,3 +462,23 @@ test('audio messages decode to planar floats', () => {
 	assert.deepEqual([...right], [32767 / 32768, 0.5, -1 / 32768]);
 	assert.equal(toPlanar(bytes, 2, 2).left.length, 2, 'a last chunk keeps only its frames');
 });
+
+test('settings: a shared link is validated, value by value, and made from the settings', () => {
+	const ok = settings.parseShared('?preset=sleep&key=D&mode=dorian&bpm=50&intensity=0.2&codec=pcm');
+	assert.deepEqual(ok, { values: { preset: 'sleep', key: 'D', mode: 'dorian', bpm: 50, intensity: 0.2 }, ignored: [] });
+	const bad = settings.parseShared('?preset=loud&key=H&mode=locrian&bpm=500&intensity=-1');
+	assert.deepEqual(bad.values, {});
+	assert.equal(bad.ignored.length, 5);
+	for (const word of ['preset “loud”', 'key “H”', 'mode “locrian”', 'bpm “500”', 'intensity “-1”'])
+		assert.ok(bad.ignored.some((w) => w.startsWith(word)), word);
+	// Numbers as numbers, nothing else: no clamping, no guessing.
+	assert.deepEqual(settings.parseShared('?bpm=72abc&intensity=0x1').values, {});
+	assert.deepEqual(settings.parseShared('?key=db&mode=Lydian').values, { key: 'C#', mode: 'lydian' });
+	// The preset first, then the explicit values win; the volume stays.
+	const mine = { ...settings.DEFAULTS, volume: 0.3 };
+	const s = settings.applyShared(mine, { preset: 'sleep', key: 'D', bpm: 50 });
+	assert.deepEqual(s, { preset: 'sleep', key: 'D', mode: 'aeolian', bpm: 50, intensity: 0.1, volume: 0.3 });
+	assert.equal(settings.shareQuery(s), 'preset=sleep&key=D&mode=aeolian&bpm=50&intensity=0.1');
+	assert.deepEqual(settings.parseShared(settings.shareQuery({ ...s, key: 'F#' })).values,
+		{ preset: 'sleep', key: 'F#', mode: 'aeolian', bpm: 50, intensity: 0.1 });
+});

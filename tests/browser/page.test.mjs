@@ -247,6 +247,46 @@ test('stopping and restarting the server: the page reconnects and plays again by
 	assert.deepEqual(problems.filter((p) => !NETWORK_NOISE.test(p)), []);
 });
 
+test('a shared link starts with its settings, says what it ignored, and Copy link makes one', async () => {
+	// A context of its own: the link's settings are stored, and the other
+	// tests' page keeps its own.
+	const own = await browser.newContext();
+	try {
+		const tab = await own.newPage();
+		const tabProblems = watchConsole(tab);
+		await tab.goto(`${server.url}?preset=sleep&key=D&mode=dorian&bpm=50&intensity=0.2`, { waitUntil: 'load' });
+		await until(tab, () => window.auralis !== undefined, null, { what: 'window.auralis' });
+		assert.equal(await tab.inputValue('#key'), 'D');
+		assert.equal(await tab.inputValue('#mode'), 'dorian');
+		assert.equal(await tab.inputValue('#bpm'), '50');
+		assert.equal(await tab.inputValue('#intensity'), '0.2');
+		assert.match(await tab.textContent('#change'), /Settings from the link/);
+		// Play: the stream starts with them (the preset's sounds, the link's values).
+		await tab.click('#play');
+		const heard = await until(tab, () => window.auralis.session.nowPlaying, null,
+			{ timeout: 10000, what: 'now playing' });
+		assert.deepEqual(heard, { key: 'D', mode: 'dorian', bpm: 50, intensity: 0.2, preset: 'sleep' });
+		await tab.click('#play');
+		// Copy link gives the settings as they are now.
+		await tab.selectOption('#key', 'F#');
+		await tab.click('#share');
+		const link = new URL(await until(tab, () => document.getElementById('share-link').value, null, { what: 'the link' }));
+		assert.equal(link.search, '?preset=sleep&key=F%23&mode=dorian&bpm=50&intensity=0.2');
+		assert.match(await tab.textContent('#share-note'), /Link copied|Copy the link/);
+		// Bad values are ignored, with a word each; the good one applies.
+		await tab.goto(`${server.url}?key=H&mode=lydian&bpm=500&intensity=2`, { waitUntil: 'load' });
+		await until(tab, () => window.auralis !== undefined, null, { what: 'window.auralis' });
+		assert.equal(await tab.inputValue('#mode'), 'lydian');
+		assert.equal(await tab.inputValue('#key'), 'F#', 'the stored key stays');
+		assert.equal(await tab.inputValue('#bpm'), '50');
+		const words = await tab.textContent('#change');
+		for (const bad of ['key “H”', 'bpm “500”', 'intensity “2”']) assert.ok(words.includes(bad), `${bad} in: ${words}`);
+		assert.deepEqual(tabProblems.filter((p) => !NETWORK_NOISE.test(p)), []);
+	} finally {
+		await own.close();
+	}
+});
+
 test('Play and Stop work from the keyboard', async () => {
 	await page.focus('#play');
 	await page.keyboard.press('Enter');

@@ -180,6 +180,30 @@ export class Auralis extends EventTarget {
 		return this.player.prepare();
 	}
 
+	/**
+	 * The settings of a shared link (the page's query string, settings.js
+	 * parseShared): what is valid becomes the listener's settings, stored
+	 * and shown, so Play starts with them. Returns {values, ignored}.
+	 */
+	openShared(search) {
+		const shared = settingsStore.parseShared(search);
+		if (Object.keys(shared.values).length) {
+			const before = this.settings;
+			this.settings = settingsStore.applyShared(this.settings, shared.values);
+			this.save(settingsStore.changedFields(before, this.settings));
+			this.emit('settings', { settings: this.settings });
+		}
+		return shared;
+	}
+
+	/** A link to the page that starts with the settings as they are now. */
+	shareUrl(base = location.href) {
+		const url = new URL(base);
+		url.search = settingsStore.shareQuery(this.settings);
+		url.hash = '';
+		return url.href;
+	}
+
 	/** Play. Call it from the click (or key press) itself: it starts the AudioContext. */
 	async play() {
 		if (this.active) return;

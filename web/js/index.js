@@ -12,6 +12,10 @@ const rate = Number(new URLSearchParams(location.search).get('rate'));
 const app = new Auralis({ contextRate: rate >= 8000 && rate <= 192000 ? rate : null,
 	...pageStreamOptions(location.search) });
 
+// A shared link (?preset=sleep&key=D&mode=dorian&bpm=50&intensity=0.2)
+// starts with its settings; what is not valid is ignored, and said.
+const shared = app.openShared(location.search);
+
 bindPlayButton(app, $('play'));
 bindStatus(app, $('status'));
 bindAction(app, $('action'));
@@ -73,6 +77,34 @@ app.addEventListener('state', (e) => {
 	change.textContent = CHANGE_HINT;
 	$('latency').textContent = '—';
 });
+{
+	const parts = [];
+	if (Object.keys(shared.values).length) parts.push('Settings from the link — press Play to hear them');
+	if (shared.ignored.length) parts.push(`ignored from the link: ${shared.ignored.join(', ')}`);
+	if (parts.length) change.textContent = parts.join('; ');
+}
+
+// Copy link: the page's address with the settings as they are now.
+const shareButton = $('share');
+const shareLink = $('share-link');
+const shareNote = $('share-note');
+shareButton.addEventListener('click', async () => {
+	const url = app.shareUrl();
+	shareLink.value = url;
+	shareLink.hidden = false;
+	try {
+		await navigator.clipboard.writeText(url);
+		shareNote.textContent = 'Link copied';
+	} catch {
+		// No clipboard (an insecure page, a refusal): the link is there to copy by hand.
+		shareLink.select();
+		shareNote.textContent = 'Copy the link above';
+	}
+});
+app.addEventListener('settings', () => {
+	if (!shareLink.hidden) shareLink.value = app.shareUrl();
+});
+
 app.addEventListener('sent', (e) => {
 	change.textContent = `${e.detail.label} — sent`;
 	problem.hidden = true;

@@ -162,3 +162,69 @@ export function describeHarmony(key, mode) {
 	const label = MODE_LABELS[mode] ?? mode;
 	return `${KEY_SHORT[key] ?? key} ${label.replace(/ \(.*\)$/, '')}`;
 }
+
+/** The settings a shared link may carry, in its query string. */
+export const SHARE_FIELDS = ['preset', 'key', 'mode', 'bpm', 'intensity'];
+
+/**
+ * The settings in a page's query string (a shared link): {values, ignored}.
+ * `values` holds each parameter that is valid, as the page keeps it;
+ * `ignored` says in words each one that is not, and why. Nothing is
+ * clamped: a link that asks for 500 BPM was not made by this page, and
+ * guessing what it meant would be worse than saying so. Other parameters
+ * (codec, kbps, rate) are not settings and are left alone.
+ */
+export function parseShared(search) {
+	const q = new URLSearchParams(search);
+	const values = {};
+	const ignored = [];
+	const bad = (name, raw, why) => ignored.push(`${name} “${raw}” (${why})`);
+	if (q.has('preset')) {
+		const raw = q.get('preset');
+		if (raw in PRESETS) values.preset = raw;
+		else bad('preset', raw, `not one of ${Object.keys(PRESETS).join(', ')}`);
+	}
+	if (q.has('key')) {
+		const raw = q.get('key');
+		const key = normalizeKey(raw);
+		if (key) values.key = key;
+		else bad('key', raw, 'not a key: A to G, with # or b');
+	}
+	if (q.has('mode')) {
+		const raw = q.get('mode');
+		const mode = raw.toLowerCase();
+		if (MODES.includes(mode)) values.mode = mode;
+		else bad('mode', raw, `not one of ${MODES.join(', ')}`);
+	}
+	if (q.has('bpm')) {
+		const raw = q.get('bpm');
+		const bpm = /^\s*\d+(\.\d+)?\s*$/.test(raw) ? Number(raw) : NaN;
+		if (bpm >= BPM_MIN && bpm <= BPM_MAX) values.bpm = Math.round(bpm);
+		else bad('bpm', raw, `not a tempo from ${BPM_MIN} to ${BPM_MAX}`);
+	}
+	if (q.has('intensity')) {
+		const raw = q.get('intensity');
+		const x = /^\s*(\d+(\.\d*)?|\.\d+)\s*$/.test(raw) ? Number(raw) : NaN;
+		if (x >= 0 && x <= 1) values.intensity = round2(x);
+		else bad('intensity', raw, 'not a number from 0 to 1');
+	}
+	return { values, ignored };
+}
+
+/**
+ * The settings a shared link starts with, over the listener's own: its
+ * preset first, then its explicit values, which win (as in the stream's
+ * query). Volume stays the listener's.
+ */
+export function applyShared(settings, values) {
+	let s = values.preset ? applyPreset(settings, values.preset) : { ...settings };
+	for (const k of ['key', 'mode', 'bpm', 'intensity']) if (k in values) s[k] = values[k];
+	return sanitize(s);
+}
+
+/** The query string of a link to these settings: `preset=sleep&key=D&…`. */
+export function shareQuery(settings) {
+	const q = new URLSearchParams();
+	for (const k of SHARE_FIELDS) q.set(k, String(settings[k]));
+	return q.toString();
+}
