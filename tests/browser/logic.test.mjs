@@ -482,3 +482,22 @@ test('settings: a shared link is validated, value by value, and made from the se
 	assert.deepEqual(settings.parseShared(settings.shareQuery({ ...s, key: 'F#' })).values,
 		{ preset: 'sleep', key: 'F#', mode: 'aeolian', bpm: 50, intensity: 0.1 });
 });
+
+test('the page\'s keys: Space, M, ← and →, unless a control takes them itself', async () => {
+	const { keyAction, stepIntensity } = await import('../../web/js/keys.js');
+	const body = { tagName: 'BODY' };
+	assert.equal(keyAction({ key: ' ', target: body }), 'toggle');
+	assert.equal(keyAction({ key: ' ', target: body, repeat: true }), null);
+	assert.equal(keyAction({ key: 'm', target: body }), 'mute');
+	assert.equal(keyAction({ key: 'M', target: body }), 'mute');
+	assert.equal(keyAction({ key: 'ArrowLeft', target: body }), 'lower');
+	assert.equal(keyAction({ key: 'ArrowRight', target: body, repeat: true }), 'raise');
+	assert.equal(keyAction({ key: 'x', target: body }), null);
+	assert.equal(keyAction({ key: 'm', target: body, ctrlKey: true }), null);
+	for (const tagName of ['INPUT', 'SELECT', 'BUTTON', 'TEXTAREA'])
+		assert.equal(keyAction({ key: 'ArrowRight', target: { tagName } }), null, tagName);
+	assert.equal(stepIntensity(0.45, 'raise'), 0.5);
+	assert.equal(stepIntensity(0.45, 'lower'), 0.4);
+	assert.equal(stepIntensity(0.98, 'raise'), 1);
+	assert.equal(stepIntensity(0.02, 'lower'), 0);
+});

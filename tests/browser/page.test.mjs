@@ -299,6 +299,36 @@ test('Play and Stop work from the keyboard', async () => {
 	assert.notEqual(ring, 'none');
 });
 
+test('the page\'s keys: Space plays and stops, M mutes, the arrows change the intensity', async () => {
+	assert.match(await page.textContent('#keys-help'), /Space.*M.*intensity/);
+	// Nothing focused that takes keys itself.
+	await page.evaluate(() => document.activeElement?.blur());
+	const intensity = Number(await page.inputValue('#intensity'));
+	await page.keyboard.press('ArrowRight');
+	await until(page, (x) => Number(document.getElementById('intensity').value) === Math.round((x + 0.05) * 100) / 100,
+		Math.min(0.95, intensity), { what: 'the intensity up' });
+	await until(page, () => /Intensity \d+ % — (sent|acknowledged|heard)/.test(document.getElementById('change').textContent),
+		null, { what: 'the change sent' });
+	await page.keyboard.press('ArrowLeft');
+	await until(page, (x) => Number(document.getElementById('intensity').value) === x, intensity, { what: 'the intensity back' });
+	await page.keyboard.press('m');
+	assert.equal(await page.evaluate(() => window.auralis.session.muted), true);
+	assert.match(await page.textContent('#change'), /Muted/);
+	await page.keyboard.press('m');
+	assert.equal(await page.evaluate(() => window.auralis.session.muted), false);
+	await page.keyboard.press('Space');
+	await until(page, () => window.auralis.stats().state === 'stopped', null, { what: 'stopped by Space' });
+	await page.keyboard.press('Space');
+	await until(page, () => window.auralis.stats().state === 'playing', null, { timeout: 5000, what: 'playing by Space' });
+	// A slider with the focus keeps its arrows: the tempo moves, not the intensity.
+	const bpm = Number(await page.inputValue('#bpm'));
+	await page.focus('#bpm');
+	await page.keyboard.press('ArrowRight');
+	assert.equal(Number(await page.inputValue('#bpm')), bpm + 1);
+	assert.equal(Number(await page.inputValue('#intensity')), intensity);
+	await page.evaluate(() => document.activeElement?.blur());
+});
+
 test('screenshots of both pages', async (t) => {
 	// The listening page as a listener leaves it: playing, a change heard.
 	await page.evaluate(() => { document.getElementById('latency').textContent = '—'; });

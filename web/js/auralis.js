@@ -85,6 +85,7 @@ export class Auralis extends EventTarget {
 		// Another tab's changes, as they are stored.
 		globalThis.addEventListener?.('storage', (e) => this.onStorage(e));
 		this.streamPath = streamPath;
+		this.muted = false;          // the M key: the output silent, the volume kept
 		this.player = new Player({ contextRate });
 		this.player.volume = this.settings.volume;
 		this.player.addEventListener('worklet', (e) => this.onWorklet(e.detail));
@@ -339,8 +340,21 @@ export class Auralis extends EventTarget {
 		this.sendOrHold('preset', { name });
 	}
 
+	/** Mutes or unmutes (the M key): the volume stays as it is, to come back to. */
+	toggleMute() {
+		this.muted = !this.muted;
+		this.player.setVolume(this.muted ? 0 : this.settings.volume);
+		this.emit('mute', { muted: this.muted });
+		return this.muted;
+	}
+
 	setVolume(volume) {
 		this.settings = settingsStore.sanitize({ ...this.settings, volume });
+		// Moving the volume is wanting to hear it.
+		if (this.muted) {
+			this.muted = false;
+			this.emit('mute', { muted: false });
+		}
 		this.player.setVolume(this.settings.volume);
 		this.save(['volume']);
 	}
@@ -367,7 +381,7 @@ export class Auralis extends EventTarget {
 		if (!fields.length) return;
 		const before = this.settings;
 		this.settings = next;
-		if (fields.includes('volume')) this.player.setVolume(next.volume);
+		if (fields.includes('volume') && !this.muted) this.player.setVolume(next.volume);
 		this.emit('settings', { settings: this.settings });
 		if (!this.connected) return;    // the next connection starts with them
 		let base = before;

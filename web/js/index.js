@@ -1,6 +1,7 @@
 // index.js - the listening page: one Auralis session bound to the DOM, and
 // window.auralis for the tests and for the curious.
 import { Auralis } from './auralis.js';
+import { keyAction, stepIntensity } from './keys.js';
 import { pageStreamOptions } from './quality.js';
 import { bindAction, bindControls, bindPlayButton, bindPresets, bindStatus, codecText, nowPlayingText } from './ui.js';
 
@@ -103,6 +104,25 @@ shareButton.addEventListener('click', async () => {
 });
 app.addEventListener('settings', () => {
 	if (!shareLink.hidden) shareLink.value = app.shareUrl();
+});
+
+// The page's keys (keys.js): Space play/stop, M mute, ← → intensity.
+document.addEventListener('keydown', (e) => {
+	const action = keyAction({ key: e.key, target: e.target, ctrlKey: e.ctrlKey, metaKey: e.metaKey,
+		altKey: e.altKey, repeat: e.repeat });
+	if (!action) return;
+	e.preventDefault();    // Space would scroll, the arrows too
+	if (action === 'toggle') {
+		if (app.active) app.stop();
+		else app.play();
+	} else if (action === 'mute') {
+		app.toggleMute();
+	} else {
+		app.change({ intensity: stepIntensity(app.settings.intensity, action) });
+	}
+});
+app.addEventListener('mute', (e) => {
+	change.textContent = e.detail.muted ? 'Muted — press M to hear it again' : 'Sound back on';
 });
 
 app.addEventListener('sent', (e) => {
