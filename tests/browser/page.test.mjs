@@ -329,6 +329,23 @@ test('the page\'s keys: Space plays and stops, M mutes, the arrows change the in
 	await page.evaluate(() => document.activeElement?.blur());
 });
 
+test('Media Session: what plays, and play, pause and stop from the system', async () => {
+	const media = () => page.evaluate(() => ({ title: navigator.mediaSession.metadata?.title,
+		artist: navigator.mediaSession.metadata?.artist, state: navigator.mediaSession.playbackState,
+		now: window.auralis.session.nowPlaying }));
+	let m = await media();
+	assert.equal(m.state, 'playing');
+	assert.match(m.title, /^Auralis — (Focus|Meditation|Sleep|Bright)$/);
+	assert.match(m.artist, /^[A-G][♯♭]? (Ionian|Dorian|Phrygian|Lydian|Mixolydian|Aeolian) · \d+ BPM$/);
+	assert.ok(m.artist.endsWith(`${m.now.bpm} BPM`), `${m.artist} for ${JSON.stringify(m.now)}`);
+	await page.evaluate(() => window.auralis.media.pause());
+	await until(page, () => window.auralis.stats().state === 'stopped' && navigator.mediaSession.playbackState === 'paused',
+		null, { what: 'paused from the system' });
+	await page.evaluate(() => window.auralis.media.play());
+	await until(page, () => window.auralis.stats().state === 'playing' && navigator.mediaSession.playbackState === 'playing',
+		null, { timeout: 5000, what: 'playing from the system' });
+});
+
 test('screenshots of both pages', async (t) => {
 	// The listening page as a listener leaves it: playing, a change heard.
 	await page.evaluate(() => { document.getElementById('latency').textContent = '—'; });

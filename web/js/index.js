@@ -2,6 +2,7 @@
 // window.auralis for the tests and for the curious.
 import { Auralis } from './auralis.js';
 import { keyAction, stepIntensity } from './keys.js';
+import { PRESETS, describeHarmony } from './settings.js';
 import { pageStreamOptions } from './quality.js';
 import { bindAction, bindControls, bindPlayButton, bindPresets, bindStatus, codecText, nowPlayingText } from './ui.js';
 
@@ -157,7 +158,32 @@ function showHealth() {
 setInterval(showHealth, 500);
 showHealth();
 
+// The system's media controls (a notification, a lock screen, media keys):
+// what plays, and Play, Pause and Stop. Pause stops: a live stream has no
+// place to pause at.
+const mediaActions = { play: () => app.play(), pause: () => app.stop(), stop: () => app.stop() };
+if ('mediaSession' in navigator) {
+	const session = navigator.mediaSession;
+	const showMedia = () => {
+		const s = app.nowPlaying ?? app.settings;
+		session.metadata = new MediaMetadata({
+			title: `Auralis — ${PRESETS[s.preset]?.label ?? 'ambient'}`,
+			artist: `${describeHarmony(s.key, s.mode)} · ${s.bpm} BPM`,
+			album: 'Endless ambient music',
+		});
+		session.playbackState = app.active ? 'playing' : 'paused';
+	};
+	for (const type of ['playing', 'settings', 'state']) app.addEventListener(type, showMedia);
+	for (const [action, handler] of Object.entries(mediaActions)) {
+		try {
+			session.setActionHandler(action, handler);
+		} catch { /* an action this browser does not know */ }
+	}
+	showMedia();
+}
+
 window.auralis = {
+	media: mediaActions,
 	stats: () => app.stats(),
 	details: () => app.details(),
 	play: () => app.play(),
