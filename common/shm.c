@@ -1323,28 +1323,25 @@ shm_role_name(enum shm_role role)
 	return (unsigned)role < SHM_ROLES ? names[role] : "other";
 }
 
+/* The counters' names and help, from the one list in shm.h. */
+static const struct {
+	const char *name, *help;
+} counter_text[SHM_COUNTERS] = {
+#define SHM_COUNTER(e, name, help) [e] = { name, help },
+	SHM_COUNTER_LIST
+#undef SHM_COUNTER
+};
+
 const char *
 shm_counter_name(enum shm_counter c)
 {
-	static const char *const names[SHM_COUNTERS] = {
-#define SHM_COUNTER(e, name, help) [e] = name,
-		SHM_COUNTER_LIST
-#undef SHM_COUNTER
-	};
-
-	return (unsigned)c < SHM_COUNTERS ? names[c] : "?";
+	return (unsigned)c < SHM_COUNTERS ? counter_text[c].name : "?";
 }
 
 const char *
 shm_counter_help(enum shm_counter c)
 {
-	static const char *const help_of[SHM_COUNTERS] = {
-#define SHM_COUNTER(e, name, help) [e] = help,
-		SHM_COUNTER_LIST
-#undef SHM_COUNTER
-	};
-
-	return (unsigned)c < SHM_COUNTERS ? help_of[c] : "";
+	return (unsigned)c < SHM_COUNTERS ? counter_text[c].help : "";
 }
 
 const char *
