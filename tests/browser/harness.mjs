@@ -168,6 +168,30 @@ export function launchBrowser() {
 }
 
 /** Console errors, warnings and page errors of a page, as text. */
+/**
+ * A server on a free port and a browser, for a test file's `before`; stop
+ * both with stopServerAndBrowser in its `after`.  A browser that cannot
+ * start stops the server it would have used.
+ */
+export async function startServerAndBrowser() {
+	const server = new Server(await freePort());
+	await server.start();
+	try {
+		return { server, browser: await launchBrowser() };
+	} catch (err) {
+		await server.stop();
+		server.cleanup();
+		throw err;
+	}
+}
+
+/** Stops what startServerAndBrowser started, whichever part of it did start. */
+export async function stopServerAndBrowser({ server, browser }) {
+	await browser?.close();
+	await server?.stop();
+	server?.cleanup();
+}
+
 export function watchConsole(page) {
 	const problems = [];
 	page.on('console', (m) => {

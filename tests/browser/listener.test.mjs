@@ -7,23 +7,17 @@
 // is in view at 1366×768.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Server, freePort, launchBrowser, until, watchConsole } from './harness.mjs';
+import { startServerAndBrowser, stopServerAndBrowser, until, watchConsole } from './harness.mjs';
 
 const NETWORK_NOISE = /WebSocket connection to .* failed|Failed to load resource|ERR_CONNECTION_REFUSED/;
 
 let server, browser;
 
 before(async () => {
-	server = new Server(await freePort());
-	await server.start();
-	browser = await launchBrowser();
+	({ server, browser } = await startServerAndBrowser());
 });
 
-after(async () => {
-	await browser?.close();
-	await server?.stop();
-	server?.cleanup();
-});
+after(() => stopServerAndBrowser({ server, browser }));
 
 async function openPage(context, { viewport } = {}) {
 	const page = await context.newPage();

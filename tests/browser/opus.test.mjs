@@ -6,21 +6,15 @@
 // then given up for PCM, with the music going on.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Server, freePort, launchBrowser, sleep, until, watchConsole } from './harness.mjs';
+import { startServerAndBrowser, stopServerAndBrowser, until, watchConsole } from './harness.mjs';
 
 let server, browser;
 
 before(async () => {
-	server = new Server(await freePort());
-	await server.start();
-	browser = await launchBrowser();
+	({ server, browser } = await startServerAndBrowser());
 });
 
-after(async () => {
-	await browser?.close();
-	await server?.stop();
-	server?.cleanup();
-});
+after(() => stopServerAndBrowser({ server, browser }));
 
 /**
  * A page at `query`, with the messages it sends and receives recorded

@@ -7,7 +7,7 @@
 // --maxforks is said to be full, with when the page tries again.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Server, freePort, launchBrowser, until, watchConsole } from './harness.mjs';
+import { Server, freePort, startServerAndBrowser, stopServerAndBrowser, until, watchConsole } from './harness.mjs';
 
 // Failed WebSocket attempts, failed probes and a worklet that could not be
 // loaded, while a server is away or full: expected, and only then.
@@ -16,16 +16,10 @@ const NETWORK_NOISE = /WebSocket connection to .* failed|Failed to load resource
 let server, browser;
 
 before(async () => {
-	server = new Server(await freePort());
-	await server.start();
-	browser = await launchBrowser();
+	({ server, browser } = await startServerAndBrowser());
 });
 
-after(async () => {
-	await browser?.close();
-	await server?.stop();
-	server?.cleanup();
-});
+after(() => stopServerAndBrowser({ server, browser }));
 
 /** A new page of the server, loaded, with its console watched. */
 async function openPage(url = server.url) {
