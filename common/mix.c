@@ -89,6 +89,7 @@ struct mix {
 	float send[MIX_BLOCK_MAX];
 	float tap[REVERB_LINES][STRETCH_MAX];   /* what the lines return */
 	float feed[REVERB_LINES][STRETCH_MAX];  /* what goes back into them */
+	float sum[STRETCH_MAX];                 /* the Householder sum, 2/N of it */
 };
 
 void
@@ -135,36 +136,34 @@ biquad_highpass(struct biquad *f, double hz, double rate)
 
 /*
  * Filters the pair x[0..n-1] and y[0..n-1] with f[0] and f[1] (left and
- * right): the two run side by side, so that each waits on its own state
- * while the other computes.
+ * right, the same coefficients): the two sides run side by side, as one
+ * vector of two.
  */
 static void
-biquad_run2(struct biquad f[2], float *x, float *y, size_t n)
+biquad_run2(struct biquad f[2], float *restrict x, float *restrict y, size_t n)
 {
-	double xz1 = f[0].z1, xz2 = f[0].z2, yz1 = f[1].z1, yz2 = f[1].z2;
+	double z1[2] = { f[0].z1, f[1].z1 }, z2[2] = { f[0].z2, f[1].z2 };
 	const double b0 = f[0].b0, b1 = f[0].b1, b2 = f[0].b2, a1 = f[0].a1, a2 = f[0].a2;
 
 	for (size_t i = 0; i < n; i++) {
-		double xin = x[i], xout = b0 * xin + xz1;
-		double yin = y[i], yout = b0 * yin + yz1;
+		double in[2] = { x[i], y[i] }, out[2];
 
-		xz1 = b1 * xin - a1 * xout + xz2;
-		xz2 = b2 * xin - a2 * xout;
-		yz1 = b1 * yin - a1 * yout + yz2;
-		yz2 = b2 * yin - a2 * yout;
-		/* A silent channel's state decays toward denormals: flush it,
-		 * sample by sample, so that block sizes change nothing. */
-		xz1 = fabs(xz1) < 1e-30 ? 0 : xz1;
-		xz2 = fabs(xz2) < 1e-30 ? 0 : xz2;
-		yz1 = fabs(yz1) < 1e-30 ? 0 : yz1;
-		yz2 = fabs(yz2) < 1e-30 ? 0 : yz2;
-		x[i] = (float)xout;
-		y[i] = (float)yout;
+		for (int c = 0; c < 2; c++) {
+			out[c] = b0 * in[c] + z1[c];
+			z1[c] = b1 * in[c] - a1 * out[c] + z2[c];
+			z2[c] = b2 * in[c] - a2 * out[c];
+			/* A silent channel's state decays toward denormals: flush it,
+			 * sample by sample, so that block sizes change nothing. */
+			z1[c] = fabs(z1[c]) < 1e-30 ? 0 : z1[c];
+			z2[c] = fabs(z2[c]) < 1e-30 ? 0 : z2[c];
+		}
+		x[i] = (float)out[0];
+		y[i] = (float)out[1];
 	}
-	f[0].z1 = xz1;
-	f[0].z2 = xz2;
-	f[1].z1 = yz1;
-	f[1].z2 = yz2;
+	f[0].z1 = z1[0];
+	f[0].z2 = z2[0];
+	f[1].z1 = z1[1];
+	f[1].z2 = z2[1];
 }
 
 /* Filters x[0..n-1] with f. */
@@ -361,16 +360,20 @@ ring_write(float *ring, size_t size, size_t to, const float *src, size_t n)
 
 /*
  * The network over n <= m->stretch frames: x[0..n-1] is the diffused send;
- * the return is added to left and right.  The state is copied into locals
- * for the loop: the stores to left and right could otherwise alias it, and
- * the compiler would reload it every frame.
+ * the return is added to left and right.  Only the lines' low-passes are
+ * serial in time, and they run first, the eight side by side; the
+ * Householder sum, the feedback and the taps are then loops over the
+ * frames, which the compiler turns into vector code.  Each frame's
+ * arithmetic is the same, in the same order, as a frame-by-frame loop's.
  */
 static void
-network_run(struct mix *m, const float *x, size_t n, float *restrict left, float *restrict right)
+network_run(struct mix *m, const float *restrict x, size_t n, float *restrict left,
+    float *restrict right)
 {
 	const float wet = (float)m->s.wet, damp = m->damp, keep = 1 - damp;
 	const size_t ring = m->ring_frames, w = m->write;
 	float (*restrict tap)[STRETCH_MAX] = m->tap, (*restrict feed)[STRETCH_MAX] = m->feed;
+	float *restrict sum = m->sum;
 	float lp[REVERB_LINES], gain[REVERB_LINES];
 
 	/* What each line returns now was written line_len frames ago: before this stretch. */
@@ -379,25 +382,30 @@ network_run(struct mix *m, const float *x, size_t n, float *restrict left, float
 		lp[k] = m->line_lp[k];
 		gain[k] = m->line_gain[k];
 	}
-	for (size_t i = 0; i < n; i++) {
-		float out[REVERB_LINES], g[REVERB_LINES], sum;
-
+	/* Each line's damping low-pass and gain, into feed: serial in time, the eight lines side by side. */
+	for (size_t i = 0; i < n; i++)
 		for (int k = 0; k < REVERB_LINES; k++) {
-			out[k] = tap[k][i];
-			lp[k] = keep * out[k] + damp * lp[k];
-			g[k] = lp[k] * gain[k];
+			lp[k] = keep * tap[k][i] + damp * lp[k];
+			feed[k][i] = lp[k] * gain[k];
 		}
-		/*
-		 * The Householder matrix: each line gets its own minus 2/N of the
-		 * sum.  Summed as a tree, not a chain: eight additions in a row
-		 * would be most of the network's time.
-		 */
-		sum = ((g[0] + g[1]) + (g[2] + g[3])) + ((g[4] + g[5]) + (g[6] + g[7]));
-		sum *= 2.0f / REVERB_LINES;
-		for (int k = 0; k < REVERB_LINES; k++)
-			feed[k][i] = g[k] - sum + x[i];
-		left[i] += wet * ((out[0] + out[2] + out[4] + out[6]) - (out[1] + out[3] + out[5] + out[7]));
-		right[i] += wet * ((out[0] + out[1] + out[4] + out[5]) - (out[2] + out[3] + out[6] + out[7]));
+	/*
+	 * The Householder matrix: each line gets its own minus 2/N of the sum.
+	 * Summed as a tree, not a chain: eight additions in a row would be
+	 * most of the network's time.
+	 */
+	for (size_t i = 0; i < n; i++) {
+		sum[i] = ((feed[0][i] + feed[1][i]) + (feed[2][i] + feed[3][i])) +
+		    ((feed[4][i] + feed[5][i]) + (feed[6][i] + feed[7][i]));
+		sum[i] *= 2.0f / REVERB_LINES;
+	}
+	for (int k = 0; k < REVERB_LINES; k++)
+		for (size_t i = 0; i < n; i++)
+			feed[k][i] = feed[k][i] - sum[i] + x[i];
+	for (size_t i = 0; i < n; i++) {
+		left[i] += wet * ((tap[0][i] + tap[2][i] + tap[4][i] + tap[6][i]) -
+		    (tap[1][i] + tap[3][i] + tap[5][i] + tap[7][i]));
+		right[i] += wet * ((tap[0][i] + tap[1][i] + tap[4][i] + tap[5][i]) -
+		    (tap[2][i] + tap[3][i] + tap[6][i] + tap[7][i]));
 	}
 	for (int k = 0; k < REVERB_LINES; k++) {
 		ring_write(m->lines + (size_t)k * ring, ring, w, feed[k], n);
@@ -477,27 +485,28 @@ compress(struct mix *m, float *left, float *right, size_t n)
 	m->comp_phase = phase;
 }
 
-/* The DC blocker on the pair, the two sides side by side. */
+/* The DC blocker on the pair, the two sides side by side, as one vector of two. */
 static void
-dc_block(struct mix *m, float *left, float *right, size_t n)
+dc_block(struct mix *m, float *restrict left, float *restrict right, size_t n)
 {
-	double lx1 = m->dc_x[0], ly1 = m->dc_y[0], rx1 = m->dc_x[1], ry1 = m->dc_y[1];
+	double x1[2] = { m->dc_x[0], m->dc_x[1] }, y1[2] = { m->dc_y[0], m->dc_y[1] };
 	const double r = m->dc_r;
 
 	for (size_t i = 0; i < n; i++) {
-		double ly = left[i] - lx1 + r * ly1, ry = right[i] - rx1 + r * ry1;
+		double in[2] = { left[i], right[i] }, out[2];
 
-		lx1 = left[i];
-		rx1 = right[i];
-		ly1 = fabs(ly) < 1e-30 ? 0 : ly;
-		ry1 = fabs(ry) < 1e-30 ? 0 : ry;
-		left[i] = (float)ly;
-		right[i] = (float)ry;
+		for (int c = 0; c < 2; c++) {
+			out[c] = in[c] - x1[c] + r * y1[c];
+			x1[c] = in[c];
+			y1[c] = fabs(out[c]) < 1e-30 ? 0 : out[c];
+		}
+		left[i] = (float)out[0];
+		right[i] = (float)out[1];
 	}
-	m->dc_x[0] = lx1;
-	m->dc_y[0] = ly1;
-	m->dc_x[1] = rx1;
-	m->dc_y[1] = ry1;
+	m->dc_x[0] = x1[0];
+	m->dc_y[0] = y1[0];
+	m->dc_x[1] = x1[1];
+	m->dc_y[1] = y1[1];
 }
 
 void
