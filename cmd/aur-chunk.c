@@ -84,6 +84,9 @@ static const char usage_text[] =
 	"                         else a random one)\n"
 	"  -t, --stall-timeout SECONDS  give up on a reader that takes nothing for\n"
 	"                         this long, 0..3600, 0 never (default 10)\n"
+	"  -n, --playing-nice N   once a second of music is sent, lower this process's\n"
+	"                         priority by N nice steps, 0..19 (default 0): a live\n"
+	"                         stream that plays yields to those that start\n"
 	"  -h, --help             show this help\n"
 	"  -V, --version          show the version\n"
 	"\n"
@@ -112,6 +115,7 @@ struct options {
 	double prefill;
 	double stall_timeout;   /* seconds; 0: wait for the reader for ever */
 	const char *session;
+	long playing_nice;
 };
 
 /* An ack waiting for the chunk that holds its music time. */
@@ -153,6 +157,7 @@ parse_options(int argc, char **argv, struct options *opt)
 		{ "prefill", required_argument, NULL, 'p' },
 		{ "session", required_argument, NULL, 's' },
 		{ "stall-timeout", required_argument, NULL, 't' },
+		{ "playing-nice", required_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -166,7 +171,7 @@ parse_options(int argc, char **argv, struct options *opt)
 		.channels = 2, .chunk_ms = STREAM_CHUNK_MS, .prefill = STREAM_PREFILL_US / 1e6, .stall_timeout = 10,
 	};
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":C:b:x:r:c:m:p:s:t:hV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":C:b:x:r:c:m:p:s:t:n:hV", longopts, NULL)) != -1) {
 		int bad = 0;
 
 		switch (c) {
@@ -194,6 +199,7 @@ parse_options(int argc, char **argv, struct options *opt)
 		case 'p': bad = opt_double("--prefill", optarg, 0, 10, &opt->prefill); break;
 		case 's': opt->session = optarg; break;
 		case 't': bad = opt_double("--stall-timeout", optarg, 0, 3600, &opt->stall_timeout); break;
+		case 'n': bad = opt_long("--playing-nice", optarg, 0, 19, &opt->playing_nice); break;
 		case 'h': fputs(usage_text, stdout); exit(AUR_EXIT_OK);
 		case 'V': printf("aur-chunk %s\n", AURALIS_VERSION); exit(AUR_EXIT_OK);
 		default: opt_refused(c, argv, usage_text);
@@ -624,6 +630,11 @@ send_chunk(struct chunker *ck, size_t frames, bool last)
 		shm_count(ck->slot, SHM_CHUNKS_LATE, 1);
 	shm_gauge_set(ck->slot, SHM_GAUGE_MUSIC_S, (double)(t_ms + ck->opt->chunk_ms) / 1000);
 	ck->seq++;
+	/* A second of music out: the stream plays (stream.h). */
+	if (ck->opt->playing_nice && (int64_t)ck->seq * ck->opt->chunk_ms >= STREAM_PLAYING_MS &&
+	    (int64_t)(ck->seq - 1) * ck->opt->chunk_ms < STREAM_PLAYING_MS &&
+	    stream_lower_priority((int)ck->opt->playing_nice) < 0)
+		warnf("--playing-nice:");
 	return 0;
 }
 

@@ -43,6 +43,8 @@ static const char usage_text[] =
 	"options:\n"
 	"  -s, --socket SOCKET   the warm renderer (default $AURALIS_RENDER_SOCKET)\n"
 	"  -r, --rate HZ         sample rate, 8000..192000 (default 44100)\n"
+	"  -n, --playing-nice N  as aur-render's: once a second of music is rendered,\n"
+	"                        the render lowers its priority by N, 0..19 (default 0)\n"
 	"  -q, --quiet           accepted for aur-render's sake\n"
 	"  -h, --help            show this help\n"
 	"  -V, --version         show the version\n"
@@ -65,9 +67,9 @@ on_stop(int sig)
 
 /* Runs aur-render from our own directory in our place.  Does not return. */
 static _Noreturn void
-render_here(long rate)
+render_here(long rate, long playing_nice)
 {
-	char self[PATH_MAX], path[PATH_MAX + 16], rate_arg[32];
+	char self[PATH_MAX], path[PATH_MAX + 16], rate_arg[32], nice_arg[32];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
 	char *slash;
 
@@ -78,7 +80,8 @@ render_here(long rate)
 	*slash = '\0';
 	snprintf(path, sizeof path, "%s/aur-render", self);
 	snprintf(rate_arg, sizeof rate_arg, "%ld", rate);
-	execl(path, "aur-render", "-q", "--rate", rate_arg, (char *)NULL);
+	snprintf(nice_arg, sizeof nice_arg, "%ld", playing_nice);
+	execl(path, "aur-render", "-q", "--rate", rate_arg, "--playing-nice", nice_arg, (char *)NULL);
 	dief(AUR_EXIT_FAILURE, "%s:", path);
 }
 
@@ -88,11 +91,11 @@ render_here(long rate)
  * then nothing of our input has been read.
  */
 static int
-hand_over(const char *path, long rate)
+hand_over(const char *path, long rate, long playing_nice)
 {
 	static const int fds[HANDOFF_FDS] = { STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO };
 	struct handoff_request req = handoff_request_make((uint32_t)rate, getenv("AURALIS_SESSION"),
-	    getenv("AURALIS_SHM"));
+	    getenv("AURALIS_SHM"), (uint32_t)playing_nice);
 	struct handoff_reply reply;
 	int sock, rc;
 
@@ -131,6 +134,7 @@ main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "rate", required_argument, NULL, 'r' },
+		{ "playing-nice", required_argument, NULL, 'n' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -138,16 +142,20 @@ main(int argc, char **argv)
 	};
 	const char *path = getenv("AURALIS_RENDER_SOCKET");
 	struct sigaction sa = { .sa_handler = on_stop };
-	long rate = 44100;
+	long rate = 44100, playing_nice = 0;
 	int c, status;
 
 	err_init(argv[0]);
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":s:r:qhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":s:r:n:qhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's': path = optarg; break;
 		case 'r':
 			if (opt_long("--rate", optarg, 8000, 192000, &rate))
+				usage_exit(usage_text);
+			break;
+		case 'n':
+			if (opt_long("--playing-nice", optarg, 0, 19, &playing_nice))
 				usage_exit(usage_text);
 			break;
 		case 'q': break;
@@ -165,7 +173,7 @@ main(int argc, char **argv)
 		usage_exit(usage_text);
 	}
 	if (!path || !*path)
-		render_here(rate);
+		render_here(rate, playing_nice);
 
 	/* A stop signal is passed on, and the end of the render awaited. */
 	sigemptyset(&sa.sa_mask);
@@ -173,10 +181,10 @@ main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	status = hand_over(path, rate);
+	status = hand_over(path, rate, playing_nice);
 	if (status < 0 && pending)
 		return 128 + pending;   /* asked to stop before anything started */
 	if (status < 0)
-		render_here(rate);
+		render_here(rate, playing_nice);
 	return status;
 }

@@ -211,6 +211,7 @@ render_child(struct warm *w, const struct handoff_request *req, const int fds[HA
 		setenv("AURALIS_SHM", req->shm, 1);
 	else
 		unsetenv("AURALIS_SHM");
+	w->r.playing_nice = req->playing_nice > 19 ? 19 : (int)req->playing_nice;
 	status = render_inputs(&w->r, 0, NULL);
 	/*
 	 * _exit: the exit handlers are the server's, inherited (and under the

@@ -85,6 +85,10 @@ static const char usage_text[] =
 	"                        render each stream that aur-handoff hands over on\n"
 	"                        the Unix socket SOCKET, at 44100 and 48000 Hz (or\n"
 	"                        at --rate only), until SIGTERM or SIGINT\n"
+	"      --playing-nice N  once a second of music is rendered, lower this\n"
+	"                        process's priority by N nice steps, 0..19 (default 0):\n"
+	"                        a live stream that plays yields to those that start\n"
+	"                        (with --serve, each stream's aur-handoff says)\n"
 	"  -h, --help            show this help\n"
 	"  -V, --version         show the version\n"
 	"\n"
@@ -213,6 +217,20 @@ stopping(const struct renderer *r)
 	return stop_signal || r->downstream_gone || r->failed;
 }
 
+/*
+ * Once the stream has a second of music out, it is playing (stream.h):
+ * its priority drops by --playing-nice, once.
+ */
+static void
+playing_check(struct renderer *r)
+{
+	if (r->playing_nice <= 0 || r->frame < r->opt->rate * STREAM_PLAYING_MS / 1000)
+		return;
+	if (stream_lower_priority(r->playing_nice) < 0)
+		warnf("--playing-nice:");
+	r->playing_nice = 0;
+}
+
 /* Renders up to (not including) frame `to`. */
 static void
 render_to(struct renderer *r, int64_t to)
@@ -223,6 +241,7 @@ render_to(struct renderer *r, int64_t to)
 		synth_block(r, n);
 		emit_frames(r, n);
 		r->frame += (int64_t)n;
+		playing_check(r);
 	}
 }
 
@@ -601,7 +620,7 @@ close_output(struct renderer *r, int status)
 static void
 parse_options(int argc, char **argv, struct options *opt)
 {
-	enum { OPT_PIANO = 256, OPT_PAD, OPT_NO_REVERB, OPT_NO_COMPRESSOR, OPT_SERVE };
+	enum { OPT_PIANO = 256, OPT_PAD, OPT_NO_REVERB, OPT_NO_COMPRESSOR, OPT_SERVE, OPT_PLAYING_NICE };
 	static const struct option longopts[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "rate", required_argument, NULL, 'r' },
@@ -616,6 +635,7 @@ parse_options(int argc, char **argv, struct options *opt)
 		{ "tail", required_argument, NULL, 't' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "serve", required_argument, NULL, OPT_SERVE },
+		{ "playing-nice", required_argument, NULL, OPT_PLAYING_NICE },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -654,6 +674,9 @@ parse_options(int argc, char **argv, struct options *opt)
 		case OPT_NO_COMPRESSOR: opt->compressor = false; break;
 		case 'q': opt->quiet = true; break;
 		case OPT_SERVE: opt->serve = optarg; break;
+		case OPT_PLAYING_NICE:
+			bad = opt_long("--playing-nice", optarg, 0, 19, &opt->playing_nice);
+			break;
 		case 'h': fputs(usage_text, stdout); exit(AUR_EXIT_OK);
 		case 'V': printf("aur-render %s\n", AURALIS_VERSION); exit(AUR_EXIT_OK);
 		default: opt_refused(c, argv, usage_text);
@@ -665,6 +688,10 @@ parse_options(int argc, char **argv, struct options *opt)
 		opt->output = NULL;
 	if (opt->serve && (opt->output || optind < argc)) {
 		warnf("--serve: the streams come from aur-handoff; no --output, no FILE");
+		usage_exit(usage_text);
+	}
+	if (opt->serve && opt->playing_nice) {
+		warnf("--serve: each stream's request says its --playing-nice (aur-handoff)");
 		usage_exit(usage_text);
 	}
 	opt->rate_given = opt->rate != 0;
@@ -842,6 +869,7 @@ main(int argc, char **argv)
 		return status;
 	}
 	r.opt = &opt;
+	r.playing_nice = (int)opt.playing_nice;
 	status = renderer_prepare(&r, soundfont, false);
 	free(soundfont);
 	if (status) {

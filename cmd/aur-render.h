@@ -44,6 +44,7 @@ struct options {
 	double tail;
 	bool quiet;
 	const char *serve;      /* --serve SOCKET: the warm renderer */
+	long playing_nice;      /* 0..19 */
 };
 
 struct renderer {
@@ -55,6 +56,7 @@ struct renderer {
 	unsigned program_set;   /* a bit for each channel that has a program */
 	unsigned channels_used; /* a bit for each channel that has played a note */
 	int64_t frame;          /* frames rendered so far */
+	int playing_nice;       /* steps to lower the priority by once playing; 0 once done */
 	int sounding[16][128];  /* how many notes hold each key */
 	int held_by_on[16][128];        /* of those, how many `on` events */
 

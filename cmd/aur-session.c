@@ -62,6 +62,7 @@
 #include "io.h"
 #include "opt.h"
 #include "stop.h"
+#include "stream.h"
 
 #define QUERY_MAX 1024          /* bytes of a query string */
 #define PARAMS_MAX 32           /* parameters of a query string, ours or not */
@@ -71,6 +72,10 @@
 #define PCM_RATE 44100          /* Hz: the stream's rate with PCM */
 #define OPUS_RATE 48000         /* Hz: Opus codes at 48 kHz */
 #define OPUS_RATE_ARG "48000"
+/* --playing-nice of the render and aur-chunk: STREAM_PLAYING_NICE. */
+#define STR(x) #x
+#define XSTR(x) STR(x)
+#define PLAYING_NICE_ARG XSTR(STREAM_PLAYING_NICE)
 
 static const char usage_text[] =
 	"usage: aur-session\n"
@@ -618,7 +623,8 @@ compose_started(struct session *s, int notes, struct message *said)
 static int
 render_handoff(struct session *s, const char *path, uint32_t rate, int in, int out)
 {
-	struct handoff_request req = handoff_request_make(rate, s->id, getenv("AURALIS_SHM"));
+	struct handoff_request req = handoff_request_make(rate, s->id, getenv("AURALIS_SHM"),
+	    STREAM_PLAYING_NICE);
 	const int fds[HANDOFF_FDS] = { in, out, STDERR_FILENO };
 	struct handoff_reply reply;
 	int sock, rc;
@@ -656,7 +662,7 @@ pipeline_start(struct session *s, const struct start *st, int notes)
 {
 	const char *socket_path = getenv("AURALIS_RENDER_SOCKET");
 	const char *stall = getenv("AURALIS_STALL_TIMEOUT"), *dir = getenv("AURALIS_NOTES_DIR");
-	const char *argv[12];
+	const char *argv[16];
 	char path[PATH_MAX + 16], kept[PATH_MAX + 64];
 	int pcm[2], tee[2], n = 0, rc = 0;
 	pid_t pid;
@@ -672,6 +678,8 @@ pipeline_start(struct session *s, const struct start *st, int notes)
 	argv[n++] = s->id;
 	argv[n++] = "--stall-timeout";
 	argv[n++] = stall && *stall ? stall : "10";
+	argv[n++] = "--playing-nice";
+	argv[n++] = PLAYING_NICE_ARG;
 	if (st->opus) {
 		argv[n++] = "--codec";
 		argv[n++] = "opus";
@@ -717,10 +725,11 @@ pipeline_start(struct session *s, const struct start *st, int notes)
 	}
 	snprintf(path, sizeof path, "%s/aur-render", s->bin);
 	if (st->opus)
-		pid = spawn(path, (const char *[]){ path, "-q", "--rate", OPUS_RATE_ARG, NULL }, notes, pcm[1],
-		    -1, false);
+		pid = spawn(path, (const char *[]){ path, "-q", "--rate", OPUS_RATE_ARG,
+		    "--playing-nice", PLAYING_NICE_ARG, NULL }, notes, pcm[1], -1, false);
 	else
-		pid = spawn(path, (const char *[]){ path, "-q", NULL }, notes, pcm[1], -1, false);
+		pid = spawn(path, (const char *[]){ path, "-q", "--playing-nice", PLAYING_NICE_ARG, NULL },
+		    notes, pcm[1], -1, false);
 	rc = 0;
 	if (pid < 0) {
 		warnf("%s:", path);

@@ -36,9 +36,11 @@ handoff_connect(const char *path)
 }
 
 struct handoff_request
-handoff_request_make(uint32_t rate, const char *session, const char *shm)
+handoff_request_make(uint32_t rate, const char *session, const char *shm, uint32_t playing_nice)
 {
-	struct handoff_request req = { .version = HANDOFF_VERSION, .rate = rate };
+	struct handoff_request req = {
+		.version = HANDOFF_VERSION, .rate = rate, .playing_nice = playing_nice,
+	};
 
 	if (session && strlen(session) < sizeof req.session)
 		memcpy(req.session, session, strlen(session) + 1);

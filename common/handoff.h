@@ -23,7 +23,7 @@
 
 #include "shm.h"
 
-#define HANDOFF_VERSION 1
+#define HANDOFF_VERSION 2
 #define HANDOFF_FDS 3           /* standard input, output and error, in that order */
 #define HANDOFF_SHM_MAX 255     /* bytes of a shared-memory name, without the NUL */
 #define HANDOFF_MESSAGE_MAX 200 /* bytes of a refusal, without the NUL */
@@ -33,6 +33,7 @@ struct handoff_request {
 	uint32_t rate;          /* Hz: one the server has prepared */
 	char session[SHM_SESSION_MAX + 1];     /* $AURALIS_SESSION, or "" */
 	char shm[HANDOFF_SHM_MAX + 1];         /* $AURALIS_SHM, or "" for the default */
+	uint32_t playing_nice;  /* nice steps the child lowers itself by once playing (stream.h) */
 };
 
 enum handoff_answer {
@@ -58,9 +59,12 @@ int handoff_connect(const char *path);
 
 /*
  * A request for a stream at rate Hz, counted under session and in the
- * shared memory shm (either NULL or too long: none, the default).
+ * shared memory shm (either NULL or too long: none, the default), whose
+ * child lowers its priority by playing_nice once the stream plays
+ * (aur-render --playing-nice).
  */
-struct handoff_request handoff_request_make(uint32_t rate, const char *session, const char *shm);
+struct handoff_request handoff_request_make(uint32_t rate, const char *session, const char *shm,
+    uint32_t playing_nice);
 
 /*
  * Why a stream did not start, for a warning: the reply's own message, or

@@ -2,8 +2,9 @@
  * stream.h - the numbers a live stream's tools agree on (docs/protocol.md,
  * docs/performance.md "On time"): what the composer writes at once and
  * how far ahead, how often it writes when nothing plays, how much music a
- * message carries, and how much aur-render renders at most in one call.
- * The page has its own copies in web/js (engine.js, buffering.js).
+ * message carries, how much aur-render renders at most in one call, and
+ * when a stream counts as playing.  The page has its own copies in web/js
+ * (engine.js, buffering.js).
  */
 #ifndef AUR_STREAM_H
 #define AUR_STREAM_H
@@ -18,5 +19,22 @@
 #define STREAM_CHUNK_MS 100
 /* Frames aur-render renders at most in one call: the unit of its timing. */
 #define STREAM_RENDER_BLOCK_FRAMES 1024
+
+/*
+ * A stream that has delivered this much music is playing: the listener
+ * holds a buffer of it, while a stream that starts has none.  Its render
+ * and aur-chunk then lower their priority by STREAM_PLAYING_NICE nice
+ * steps (aur-session asks it of them), so that when many listeners come at
+ * once the CPU goes first to the streams that have yet to sound
+ * (docs/performance.md, "Starting under load").
+ */
+#define STREAM_PLAYING_MS 1000
+#define STREAM_PLAYING_NICE 10
+
+/*
+ * Lowers the calling process's priority by `by` nice steps (0 does
+ * nothing; the nice value stops at 19).  Returns 0, or -1 with errno.
+ */
+int stream_lower_priority(int by);
 
 #endif

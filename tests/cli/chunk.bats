@@ -350,3 +350,31 @@ teardown() {
 	INT 130
 	TABLE
 }
+
+@test "--playing-nice N: once a second of music is sent, and not before, its priority drops by N" {
+	base=$(nice_of $$)
+	mkfifo in.fifo
+	while read -r args frames lowered_by; do
+		# The PCM, then an input held open: aur-chunk waits in read, its
+		# chunks sent, and its nice value can be read without a race.
+		{ pcm "$frames"; exec sleep 30; } > in.fifo &
+		writer=$!
+		"$AUR_CHUNK" $args < in.fifo > out.jsonl &
+		pid=$!
+		want=$(( 1 + frames / 4410 ))
+		for _ in $(seq 200); do [ "$(wc -l < out.jsonl)" -ge "$want" ] && break; sleep 0.05; done
+		echo "$args, $frames frames: $(wc -l < out.jsonl) lines, nice $(nice_of "$pid")"
+		[ "$(wc -l < out.jsonl)" -eq "$want" ]
+		wait_nice "$pid" "$(lowered "$base" "$lowered_by")"
+		kill "$pid" "$writer"
+		wait "$pid" || true
+	done <<-'TABLE'
+	--playing-nice=7 44100 7
+	--playing-nice=7 39690 0
+	--playing-nice=0 44100 0
+	--playing-nice=19 88200 19
+	TABLE
+	run "$AUR_CHUNK" --playing-nice 20 < /dev/null
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"aur-chunk: --playing-nice: expected 0..19, not '20'"* ]]
+}

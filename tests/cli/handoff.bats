@@ -195,3 +195,24 @@ time.sleep(60)' "$AURALIS_RENDER_SOCKET" > silent.out 3>&- &
 	[ "$status" -eq 143 ]
 	[ ! -s err ]
 }
+
+@test "--playing-nice: the warm renderer's child lowers its priority once a second is rendered" {
+	base=$(nice_of "$SERVE_PID")
+	mkfifo in.fifo
+	{ printf '# auralis-notes 1\n0.000 note 0 60 70 0.500\n1.500 tick\n'; exec sleep 30; } > in.fifo &
+	silent=$!
+	"$AUR_HANDOFF" --playing-nice 6 < in.fifo > out.raw &
+	client=$!
+	for _ in $(seq 200); do [ "$(frames_of out.raw)" -ge 66150 ] && break; sleep 0.05; done
+	[ "$(frames_of out.raw)" -ge 66150 ]
+	child=$(pgrep -n -P "$SERVE_PID")
+	[ -n "$child" ]
+	wait_nice "$child" "$(lowered "$base" 6)"
+	# The warm renderer itself keeps its priority.
+	[ "$(nice_of "$SERVE_PID")" = "$base" ]
+	kill "$silent"
+	wait "$client"
+	run "$AUR_HANDOFF" --playing-nice 20 < /dev/null
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"aur-handoff: --playing-nice: expected 0..19, not '20'"* ]]
+}

@@ -36,3 +36,26 @@ notes_every_second() {
 		printf "%d.000 end\n", n
 	}'
 }
+
+# nice_of PID - the nice value of process PID.
+nice_of() {
+	ps -o ni= -p "$1" | tr -d ' '
+}
+
+# lowered NICE BY - NICE lowered by BY steps, as the kernel keeps it (at most 19).
+lowered() {
+	local n=$(($1 + $2))
+	echo $((n > 19 ? 19 : n))
+}
+
+# wait_nice PID WANT - until process PID's nice value is WANT; fails after
+# 10 s, or when PID has ended, saying what it was.
+wait_nice() {
+	for _ in $(seq 200); do
+		[ "$(nice_of "$1")" != "$2" ] || return 0
+		kill -0 "$1" 2>/dev/null || { echo "pid $1 ended before its nice value was $2"; return 1; }
+		sleep 0.05
+	done
+	echo "pid $1: nice $(nice_of "$1"), not $2"
+	return 1
+}

@@ -470,3 +470,33 @@ render_held() {
 	peak=$(peak_db ambient.wav)
 	awk -v p="$peak" 'BEGIN { exit !(p > -30 && p < -0.5) }'
 }
+
+@test "--playing-nice N: once a second of music is rendered, and not before, its priority drops by N" {
+	base=$(nice_of $$)
+	mkfifo in.fifo
+	while read -r args until lowered_by; do
+		# Notes up to a tick at `until`, then an input held open: aur-render
+		# has rendered up to it and waits in read.
+		{ printf '# auralis-notes 1\n0.000 note 0 60 70 0.500\n%s tick\n' "$until"; exec sleep 30; } > in.fifo &
+		writer=$!
+		"$AUR_RENDER" -q $args < in.fifo > out.raw &
+		pid=$!
+		want=$(echo "$until * 44100" | bc | cut -d. -f1)
+		for _ in $(seq 200); do [ "$(frames_of out.raw)" -ge "$want" ] && break; sleep 0.05; done
+		echo "$args, until $until: $(frames_of out.raw) frames, nice $(nice_of "$pid")"
+		[ "$(frames_of out.raw)" -ge "$want" ]
+		wait_nice "$pid" "$(lowered "$base" "$lowered_by")"
+		kill "$pid" "$writer"
+		wait "$pid" || true
+	done <<-'TABLE'
+	--playing-nice=5 1.100 5
+	--playing-nice=5 0.900 0
+	--playing-nice=0 2.000 0
+	TABLE
+	run "$AUR_RENDER" --playing-nice 20 < /dev/null
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"aur-render: --playing-nice: expected 0..19, not '20'"* ]]
+	run "$AUR_RENDER" --serve x.sock --playing-nice 3
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"--serve: each stream's request says its --playing-nice"* ]]
+}

@@ -338,3 +338,22 @@ render_child() {
 	done
 	[[ "$stderr" == "aur-session: $PWD/bin/aur-chunk: No such file or directory"* ]]
 }
+
+@test "a stream that has played a second yields: its render and aur-chunk lower their priority by 10, aur-compose does not" {
+	for socket in "$AURALIS_RENDER_SOCKET" ""; do
+		AURALIS_RENDER_SOCKET=$socket session_start "codec=opus"
+		wait_audio 12
+		base=$(nice_of "$PID")
+		chunk=$(pgrep -P "$PID" -x aur-chunk)
+		if [ -n "$socket" ]; then render=$(render_child); else render=$(pgrep -P "$PID" -x aur-render); fi
+		echo "socket '$socket': chunk $chunk, render $render"
+		[ -n "$chunk" ] && [ -n "$render" ]
+		wait_nice "$chunk" "$(lowered "$base" 10)"
+		wait_nice "$render" "$(lowered "$base" 10)"
+		[ "$(nice_of "$(pgrep -P "$PID" -x aur-compose)")" = "$base" ]
+		exec 8>&-
+		wait "$PID"
+		PID=
+		rm in out.jsonl
+	done
+}
