@@ -22,7 +22,8 @@
  * first chunk that contains its music time, so that the browser hears the
  * change when it reads the ack.  All lines for one chunk go out in one
  * write.  A request for another Opus bitrate comes the same way; it is
- * applied to the chunk about to be coded and acknowledged after it.
+ * applied to the chunk about to be coded and acknowledged after it.  The
+ * answers are written by common/jsonout.c, as aur-compose's --ack-log is.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -42,20 +43,19 @@
 #include "config.h"
 #include "err.h"
 #include "io.h"
+#include "jsonout.h"
 #include "opt.h"
 #include "opusstream.h"
 #include "rng.h"
 #include "shm.h"
 #include "stop.h"
 #include "stream.h"
-#include "utf8.h"
 
 #define PROTOCOL_VERSION 1
 #define LATE_NS (150 * 1000000LL)       /* a chunk sent later than due + this is late */
 #define PENDING_MAX 64                  /* acks waiting for their chunk */
 #define LINE_SLACK 256                  /* an audio line without its data */
-#define ACK_LINE_MAX 96
-#define ERROR_LINE_MAX (6 * SHM_MESSAGE_MAX + 64)
+#define ACK_LINE_MAX 96                 /* jsonout_answer's longest ack, with room */
 #define PACKET_B64_MAX (4 * ((OPUS_STREAM_PACKET_MAX + 2) / 3))
 
 static const char usage_text[] =
@@ -289,76 +289,26 @@ out_printf(struct chunker *ck, const char *fmt, ...)
 		ck->out_len += (size_t)n;
 }
 
-/*
- * Appends s as a JSON string: quotes, backslashes and control characters
- * escaped, and each byte that is not part of valid UTF-8 replaced by
- * U+FFFD, so that the line is always valid JSON and valid UTF-8.  At most
- * 6 bytes of output per byte of input, plus the quotes.
- */
+/* Appends s as a JSON string (common/jsonout.h), at most max bytes of it. */
 static void
-out_json_string(struct chunker *ck, const char *s)
+out_string(struct chunker *ck, const char *s, size_t max)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t n = strlen(s);
-
-	out_add(ck, "\"", 1);
-	while (n > 0) {
-		size_t len = utf8_char(p, n);
-		char esc[8];
-
-		if (len == 0) {
-			out_add(ck, "\\ufffd", 6);
-			len = 1;
-		} else if (*p == '"' || *p == '\\') {
-			esc[0] = '\\';
-			esc[1] = (char)*p;
-			out_add(ck, esc, 2);
-		} else if (*p < 0x20 || *p == 0x7f) {
-			static const char short_esc[] = "btn\0fr";
-
-			if (*p >= '\b' && *p <= '\r' && short_esc[*p - '\b']) {
-				esc[0] = '\\';
-				esc[1] = short_esc[*p - '\b'];
-				out_add(ck, esc, 2);
-			} else {
-				snprintf(esc, sizeof esc, "\\u%04x", *p);
-				out_add(ck, esc, 6);
-			}
-		} else {
-			out_add(ck, (const char *)p, len);
-		}
-		p += len;
-		n -= len;
-	}
-	out_add(ck, "\"", 1);
+	ck->out_len += jsonout_string(ck->out + ck->out_len, ck->out_cap - ck->out_len, s, max);
 }
 
-/* A time in seconds with up to 6 decimals and no trailing zeros: 0.25, 3. */
+/* Appends a time in seconds: 0.25, 3. */
 static void
 out_seconds(struct chunker *ck, double t)
 {
-	char buf[64];
-	size_t n;
-
-	/* Music time is at most about 1e7 s; keep the text short whatever comes. */
-	if (!isfinite(t))
-		t = 0;
-	t = fmax(-1e12, fmin(t, 1e12));
-	n = (size_t)snprintf(buf, sizeof buf, "%.6f", t);
-	while (n > 1 && buf[n - 1] == '0')
-		n--;
-	if (buf[n - 1] == '.')
-		n--;
-	out_add(ck, buf, n);
+	ck->out_len += jsonout_seconds(ck->out + ck->out_len, ck->out_cap - ck->out_len, t);
 }
 
+/* Appends the answer to a control message (common/jsonout.h). */
 static void
-out_id(struct chunker *ck, int64_t id)
+out_answer(struct chunker *ck, int64_t id, double t, const char *message)
 {
-	if (id == SHM_ID_NONE)
-		out_add(ck, "null", 4);
-	else
-		out_printf(ck, "%lld", (long long)id);
+	ck->out_len += jsonout_answer(ck->out + ck->out_len, ck->out_cap - ck->out_len,
+	    id != SHM_ID_NONE, id, t, message);
 }
 
 static int
@@ -383,7 +333,7 @@ hello(struct chunker *ck, const char *session)
 		out_printf(ck, "\"frame_ms\":%d,\"pre_skip\":%d,\"kbps\":%d,", OPUS_STREAM_FRAME_MS,
 			opus_stream_pre_skip(ck->opus), opus_stream_kbps(ck->opus));
 	out_add(ck, "\"session\":", 10);
-	out_json_string(ck, session);
+	out_string(ck, session, SHM_SESSION_MAX);
 	out_add(ck, "}\n", 2);
 }
 
@@ -481,11 +431,7 @@ static void
 errors_out(struct chunker *ck)
 {
 	for (int i = 0; i < ck->nerrors; i++) {
-		out_add(ck, "{\"type\":\"error\",\"id\":", 21);
-		out_id(ck, ck->errors[i].id);
-		out_add(ck, ",\"message\":", 11);
-		out_json_string(ck, ck->errors[i].message);
-		out_add(ck, "}\n", 2);
+		out_answer(ck, ck->errors[i].id, 0, ck->errors[i].message);
 		shm_count(ck->slot, SHM_ERRORS, 1);
 	}
 	ck->nerrors = 0;
@@ -535,11 +481,7 @@ acks_through(struct chunker *ck, int64_t end_frame)
 		struct pending_ack *a = &ck->pending[i];
 
 		if (a->frame < end_frame) {
-			out_add(ck, "{\"type\":\"ack\",\"id\":", 19);
-			out_id(ck, a->id);
-			out_add(ck, ",\"t\":", 5);
-			out_seconds(ck, a->t);
-			out_add(ck, "}\n", 2);
+			out_answer(ck, a->id, a->t, NULL);
 			shm_count(ck->slot, SHM_ACKS, 1);
 		} else {
 			ck->pending[kept++] = *a;
@@ -747,7 +689,7 @@ main(int argc, char **argv)
 	ck.frames = (size_t)(opt.rate * opt.chunk_ms / 1000);
 	ck.frame_bytes = 2 * (size_t)opt.channels;
 	ck.chunk_bytes = ck.frames * ck.frame_bytes;
-	ck.out_cap = LINE_SLACK + PENDING_MAX * ACK_LINE_MAX + (SHM_RING_RECORDS + 1) * ERROR_LINE_MAX;
+	ck.out_cap = LINE_SLACK + PENDING_MAX * ACK_LINE_MAX + (SHM_RING_RECORDS + 1) * JSONOUT_ANSWER_MAX;
 	if (opt.codec == CODEC_OPUS) {
 		ck.opus = opus_stream_new(opt.rate, (int)opt.channels, (int)opt.kbps,
 		    (int)opt.complexity, err, sizeof err);

@@ -47,6 +47,7 @@
 #include "config.h"
 #include "err.h"
 #include "io.h"
+#include "jsonout.h"
 #include "note.h"
 #include "opt.h"
 #include "shm.h"
@@ -252,12 +253,12 @@ out_event(struct session *s, const struct note_event *ev)
 static void
 ack_log_write(struct session *s, const struct control_result *r)
 {
-	char line[CONTROL_ANSWER_MAX];
+	char line[JSONOUT_ANSWER_MAX];
 	size_t n;
 
 	if (s->ack_fd < 0)
 		return;
-	n = control_answer_format(line, sizeof line, r->has_id, r->id, (double)r->t_us / COMPOSE_US,
+	n = jsonout_answer(line, sizeof line, r->has_id, r->id, (double)r->t_us / COMPOSE_US,
 	    r->ok ? NULL : r->message);
 	if (write_full(s->ack_fd, line, n) < 0) {
 		warnf("%s:", s->opt->ack_log);

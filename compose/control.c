@@ -1,5 +1,5 @@
 /*
- * control.c - checking control messages and formatting their answers.
+ * control.c - checking control messages.
  *
  * jansson parses the line (duplicate keys refused); the checks then walk
  * the object in a fixed order, and the first fault found is the reason
@@ -12,7 +12,6 @@
  */
 #include "control.h"
 
-#include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -374,45 +373,4 @@ control_parse(const char *line, size_t len, struct control_msg *msg, char *err, 
 		return -1;
 	}
 	return 1;
-}
-
-size_t
-control_answer_format(char *buf, size_t len, bool has_id, int64_t id, double t,
-    const char *message)
-{
-	char idtext[24];
-	size_t n = 0;
-	int w;
-
-	if (!len)
-		return 0;
-	if (has_id)
-		snprintf(idtext, sizeof idtext, "%" PRId64, id);
-	else
-		strcpy(idtext, "null");
-	if (!message)
-		w = snprintf(buf, len, "{\"type\":\"ack\",\"id\":%s,\"t\":%.3f}\n", idtext, t);
-	else
-		w = snprintf(buf, len, "{\"type\":\"error\",\"id\":%s,\"message\":\"", idtext);
-	if (w < 0) {
-		buf[0] = '\0';
-		return 0;
-	}
-	n = (size_t)w < len ? (size_t)w : len - 1;
-	if (!message)
-		return n;
-	for (size_t i = 0; message[i] && i < CONTROL_ERROR_MAX - 1; i++) {
-		unsigned char c = (unsigned char)message[i];
-		bool esc = c == '"' || c == '\\';
-
-		if (n + esc + 1 >= len)
-			break;
-		if (esc)
-			buf[n++] = '\\';
-		buf[n++] = c < 0x20 || c > 0x7e ? '?' : (char)c;
-	}
-	for (const char *end = "\"}\n"; *end && n + 1 < len; end++)
-		buf[n++] = *end;
-	buf[n] = '\0';
-	return n;
 }

@@ -5,7 +5,8 @@
  *
  * Parsing is pure: no session, no clock, no I/O, so the same checks serve
  * aur-compose, the unit tests and the fuzzer.  What a message does to the
- * music, the pending acks and the counters stays in cmd/aur-compose.c.
+ * music, the pending acks and the counters stays in cmd/aur-compose.c;
+ * the answers are written by jsonout_answer (common/jsonout.h).
  */
 #ifndef AUR_CONTROL_H
 #define AUR_CONTROL_H
@@ -21,7 +22,6 @@
 
 #define CONTROL_LINE_MAX 65536          /* bytes of a message, without its newline */
 #define CONTROL_ERROR_MAX 256           /* bytes of a rejection, with its NUL */
-#define CONTROL_ANSWER_MAX 640          /* bytes of an answer line, with newline and NUL */
 
 enum control_type {
 	CONTROL_NONE,           /* nothing: a blank line, or a rejected message */
@@ -100,17 +100,5 @@ int control_parse(const char *line, size_t len, struct control_msg *msg, char *e
 
 /* The field name of a stats figure: "buffer_ms", "underruns", ... */
 const char *control_stat_name(enum control_stat stat);
-
-/*
- * Formats the answer to a message as one line of JSON with its newline
- * into buf[len]: an ack {"type":"ack","id":7,"t":12.345} when message is
- * NULL, else an error {"type":"error","id":7,"message":"..."}; "id" is
- * null without has_id.  At most CONTROL_ERROR_MAX - 1 bytes of message
- * are written, a byte that is not printable ASCII as '?', so with t in
- * 0..NOTE_TIME_MAX a buf of CONTROL_ANSWER_MAX always holds the line.
- * Returns the length, less than len; a line that does not fit is cut short.
- */
-size_t control_answer_format(char *buf, size_t len, bool has_id, int64_t id, double t,
-    const char *message);
 
 #endif

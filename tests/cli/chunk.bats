@@ -261,9 +261,12 @@ teardown() {
 	ack 6 0.45
 	WANT
 	diff -u want.txt got.txt
-	# What is not UTF-8 becomes U+FFFD: the line stays valid JSON.
-	"$SHM_POST" s1 error 8 $'bad\xffbyte' -- cat in.raw | "$AUR_CHUNK" --session s1 > out.jsonl
+	# What is not UTF-8 becomes U+FFFD: the line stays valid JSON; valid
+	# UTF-8 goes through as it is.
+	"$SHM_POST" s1 error 8 $'bad\xffbyte' error 9 $'caf\xc3\xa9 \xe2\x82\xac' -- cat in.raw |
+		"$AUR_CHUNK" --session s1 > out.jsonl
 	grep -qF '{"type":"error","id":8,"message":"bad\ufffdbyte"}' out.jsonl
+	grep -qF "{\"type\":\"error\",\"id\":9,\"message\":\"caf"$'\xc3\xa9 \xe2\x82\xac'"\"}" out.jsonl
 }
 
 @test "acks reach aur-chunk through AURALIS_SESSION, and only its own session's" {

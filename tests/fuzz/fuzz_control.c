@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "control.h"
+#include "jsonout.h"
 #include "opusstream.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -92,8 +93,8 @@ check_message(const struct control_msg *m)
 static void
 check_answer(const struct control_msg *m, double t, const char *reason)
 {
-	char line[CONTROL_ANSWER_MAX];
-	size_t n = control_answer_format(line, sizeof line, m->has_id, m->id, t, reason);
+	char line[JSONOUT_ANSWER_MAX];
+	size_t n = jsonout_answer(line, sizeof line, m->has_id, m->id, t, reason);
 	json_error_t jerr;
 	json_t *v, *id;
 
@@ -114,7 +115,7 @@ check_answer(const struct control_msg *m, double t, const char *reason)
 		REQUIRE(!strcmp(json_string_value(json_object_get(v, "message")), reason));
 	} else {
 		REQUIRE(!strcmp(json_string_value(json_object_get(v, "type")), "ack"));
-		REQUIRE(fabs(json_number_value(json_object_get(v, "t")) - t) <= 0.0005 + t * 1e-15);
+		REQUIRE(fabs(json_number_value(json_object_get(v, "t")) - t) <= 0.0000005 + t * 1e-15);
 	}
 	json_decref(v);
 }

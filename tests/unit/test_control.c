@@ -10,6 +10,7 @@
 
 #include "check.h"
 #include "control.h"
+#include "jsonout.h"
 
 struct bad_case {
 	const char *line;
@@ -221,34 +222,29 @@ check_answer_json(const char *line, const char *message)
 	json_decref(v);
 }
 
+/*
+ * The answers are jsonout_answer's (tests/unit/test_jsonout.c); here, that
+ * a reason control_parse gives, however long, goes into one whole.
+ */
 static void
 test_answers(void)
 {
-	char line[CONTROL_ANSWER_MAX], worst[CONTROL_ERROR_MAX];
-	size_t n;
+	static const char bad[] = "{\"type\":\"control\",\"id\":4,\"mode\":\"loc\\\"rian\"}";
+	char line[JSONOUT_ANSWER_MAX], err[CONTROL_ERROR_MAX], worst[CONTROL_ERROR_MAX];
+	struct control_msg m;
 
-	n = control_answer_format(line, sizeof line, true, 7, 12.3454, NULL);
-	CHECK_STR(line, "{\"type\":\"ack\",\"id\":7,\"t\":12.345}\n");
-	CHECK(n == strlen(line));
-	control_answer_format(line, sizeof line, false, 0, 0, "bpm \"x\" is out of 40..120\\");
-	CHECK_STR(line, "{\"type\":\"error\",\"id\":null,\"message\":\"bpm \\\"x\\\" is out of 40..120\\\\\"}\n");
-	check_answer_json(line, "bpm \"x\" is out of 40..120\\");
-	control_answer_format(line, sizeof line, true, -3, 0, "tab\there\xc3\xa9");
-	CHECK_STR(line, "{\"type\":\"error\",\"id\":-3,\"message\":\"tab?here??\"}\n");
-	check_answer_json(line, "tab?here??");
+	CHECK(control_parse(bad, strlen(bad), &m, err, sizeof err) == -1);
+	CHECK(jsonout_answer(line, sizeof line, m.has_id, m.id, 0, err) == strlen(line));
+	CHECK_STR(line, "{\"type\":\"error\",\"id\":4,\"message\":\"unknown mode 'loc\\\"rian' (expected "
+	    "ionian, dorian, phrygian, lydian, mixolydian or aeolian)\"}\n");
+	check_answer_json(line, err);
 
-	/* The longest reason, all quotes, and the widest id still fit. */
+	/* The longest reason, all quotes, and the widest id. */
+	CHECK(CONTROL_ERROR_MAX - 1 <= JSONOUT_MESSAGE_MAX);
 	memset(worst, '"', sizeof worst - 1);
 	worst[sizeof worst - 1] = '\0';
-	n = control_answer_format(line, sizeof line, true, INT64_MIN, 0, worst);
-	CHECK(n == strlen(line) && n < sizeof line);
+	jsonout_answer(line, sizeof line, true, INT64_MIN, 0, worst);
 	check_answer_json(line, worst);
-	n = control_answer_format(line, sizeof line, true, INT64_MIN, 1e7, NULL);
-	check_answer_json(line, NULL);
-
-	/* A buffer too small cuts the line short but stays a string. */
-	n = control_answer_format(line, 20, true, 1, 0, "a reason");
-	CHECK(n == 19 && strlen(line) == 19);
 }
 
 /* One underrun a chunk begun, at most: music time in, a count out. */
