@@ -41,6 +41,7 @@
 #include "base64.h"
 #include "clock.h"
 #include "config.h"
+#include "detail.h"
 #include "err.h"
 #include "io.h"
 #include "jsonout.h"
@@ -376,13 +377,15 @@ error_hold(struct chunker *ck, int64_t id, const char *message)
 static void
 coding_publish(struct chunker *ck)
 {
-	char detail[SHM_DETAIL_MAX + 1];
+	char text[SHM_DETAIL_MAX + 1];
+	struct detail d;
 
+	detail_clear(&d);
+	snprintf(d.codec, sizeof d.codec, "%s", codec_names[ck->opt->codec]);
 	if (ck->opus)
-		snprintf(detail, sizeof detail, "codec=opus kbps=%d", opus_stream_kbps(ck->opus));
-	else
-		snprintf(detail, sizeof detail, "codec=pcm");
-	shm_set_detail(ck->slot, detail);
+		d.kbps = opus_stream_kbps(ck->opus);
+	detail_format(text, sizeof text, &d);
+	shm_set_detail(ck->slot, text);
 }
 
 /*

@@ -45,6 +45,7 @@
 #include "compose.h"
 #include "control.h"
 #include "config.h"
+#include "detail.h"
 #include "err.h"
 #include "io.h"
 #include "jsonout.h"
@@ -327,11 +328,17 @@ static void
 detail_publish(struct session *s)
 {
 	const struct compose_params *p = composer_params(s->composer);
-	char detail[SHM_DETAIL_MAX + 1];
+	char text[SHM_DETAIL_MAX + 1];
+	struct detail d;
 
-	snprintf(detail, sizeof detail, "preset=%s key=%s mode=%s bpm=%.15g intensity=%.15g",
-	    s->preset, compose_key_name(p->key), compose_mode_name(p->mode), p->bpm, p->intensity);
-	shm_set_detail(s->slot, detail);
+	detail_clear(&d);
+	snprintf(d.preset, sizeof d.preset, "%s", s->preset);
+	snprintf(d.key, sizeof d.key, "%s", compose_key_name(p->key));
+	snprintf(d.mode, sizeof d.mode, "%s", compose_mode_name(p->mode));
+	d.bpm = p->bpm;
+	d.intensity = p->intensity;
+	detail_format(text, sizeof text, &d);
+	shm_set_detail(s->slot, text);
 }
 
 /*

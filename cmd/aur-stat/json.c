@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "config.h"
-#include "opt.h"
 #include "stat.h"
 
 /* Sets o[key] = v, noting a failure (v NULL: out of memory) in *ok. */
@@ -118,34 +117,31 @@ status_json(bool *ok, const struct view *v)
 	return o;
 }
 
-/* Splits a detail "preset=focus key=D ..." into the row's JSON fields. */
-static void
-detail_json(bool *ok, json_t *o, const char *detail)
+/* A detail's name, null when not given. */
+static json_t *
+detail_name_json(const char *name)
 {
-	static const char *const text_fields[] = { "preset", "key", "mode" };
-	static const char *const number_fields[] = { "bpm", "intensity" };
-	char copy[SHM_DETAIL_MAX + 1], *save = NULL;
+	return name[0] ? json_text(name) : json_null();
+}
 
-	for (size_t i = 0; i < 3; i++)
-		put(ok, o, text_fields[i], json_null());
-	for (size_t i = 0; i < 2; i++)
-		put(ok, o, number_fields[i], json_null());
-	snprintf(copy, sizeof copy, "%s", detail);
-	for (char *tok = strtok_r(copy, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
-		char *eq = strchr(tok, '=');
-		double x;
+/* A detail's number, an integer when it is whole; null when not given. */
+static json_t *
+detail_number_json(double x)
+{
+	if (isnan(x))
+		return json_null();
+	return x == floor(x) && fabs(x) < 1e15 ? json_integer((json_int_t)x) : json_real(x);
+}
 
-		if (!eq)
-			continue;
-		*eq++ = '\0';
-		for (size_t i = 0; i < 3; i++)
-			if (!strcmp(tok, text_fields[i]))
-				put(ok, o, text_fields[i], json_text(eq));
-		for (size_t i = 0; i < 2; i++)
-			if (!strcmp(tok, number_fields[i]) && parse_decimal(eq, &x) == 0)
-				put(ok, o, number_fields[i], x == floor(x) && x < 1e15 ?
-				    json_integer((json_int_t)x) : json_real(x));
-	}
+/* What the composer plays, from its slot's detail. */
+static void
+play_json(bool *ok, json_t *o, const struct detail *play)
+{
+	put(ok, o, "preset", detail_name_json(play->preset));
+	put(ok, o, "key", detail_name_json(play->key));
+	put(ok, o, "mode", detail_name_json(play->mode));
+	put(ok, o, "bpm", detail_number_json(play->bpm));
+	put(ok, o, "intensity", detail_number_json(play->intensity));
 }
 
 /*
@@ -155,14 +151,10 @@ detail_json(bool *ok, json_t *o, const char *detail)
 static void
 coding_json(bool *ok, json_t *o, const struct view *v, const struct session_row *row)
 {
-	char codec[SHM_DETAIL_MAX + 1], kbps[SHM_DETAIL_MAX + 1];
 	int64_t age_ms = v->now_unix_ms - row->start_unix_ms;
-	double x;
 
-	put(ok, o, "codec", detail_field(row->coding, "codec", codec, sizeof codec) ?
-	    json_text(codec) : json_null());
-	put(ok, o, "kbps", detail_field(row->coding, "kbps", kbps, sizeof kbps) &&
-	    parse_decimal(kbps, &x) == 0 ? json_integer((json_int_t)x) : json_null());
+	put(ok, o, "codec", detail_name_json(row->coding.codec));
+	put(ok, o, "kbps", detail_number_json(row->coding.kbps));
 	put(ok, o, "sent_kbps", age_ms > 0 ?
 	    json_num3((double)row->bytes * 8 / (double)age_ms) : json_null());
 }
@@ -176,7 +168,7 @@ session_json(bool *ok, const struct view *v, const struct session_row *row)
 		return NULL;
 	put(ok, o, "id", json_text(row->id));
 	put(ok, o, "age_s", json_num3((double)(v->now_unix_ms - row->start_unix_ms) / 1000));
-	detail_json(ok, o, row->detail);
+	play_json(ok, o, &row->play);
 	coding_json(ok, o, v, row);
 	put(ok, o, "chunks", json_count(row->chunks));
 	put(ok, o, "late_chunks", json_count(row->late));

@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "config.h"
-#include "opt.h"
 #include "stat.h"
 
 
@@ -129,23 +128,6 @@ enum session_value {
 	SV_AGE, SV_CHUNKS, SV_LATE, SV_BYTES, SV_KBPS, SV_BUFFER, SV_INFO, SV_BPM, SV_INTENSITY
 };
 
-/* The value of field name in a detail text, or NULL; into buf. */
-const char *
-detail_field(const char *detail, const char *name, char *buf, size_t buflen)
-{
-	size_t n = strlen(name);
-
-	for (const char *p = detail; p && *p; p = strchr(p, ' '), p = p ? p + 1 : NULL) {
-		if (!strncmp(p, name, n) && p[n] == '=') {
-			size_t len = strcspn(p + n + 1, " ");
-
-			snprintf(buf, buflen, "%.*s", (int)len, p + n + 1);
-			return buf;
-		}
-	}
-	return NULL;
-}
-
 static void
 prom_sessions(struct text *t, const struct view *v, const char *name, const char *type,
 	const char *help, enum session_value what)
@@ -153,8 +135,6 @@ prom_sessions(struct text *t, const struct view *v, const char *name, const char
 	prom_family(t, name, type, help);
 	for (int i = 0; i < v->nrows; i++) {
 		const struct session_row *row = &v->rows[i];
-		char preset[SHM_DETAIL_MAX + 1], key[SHM_DETAIL_MAX + 1], mode[SHM_DETAIL_MAX + 1];
-		char number[SHM_DETAIL_MAX + 1];
 		double x = 0;
 		bool seen = false;
 
@@ -168,8 +148,7 @@ prom_sessions(struct text *t, const struct view *v, const char *name, const char
 		case SV_LATE: x = (double)row->late; break;
 		case SV_BYTES: x = (double)row->bytes; break;
 		case SV_KBPS:
-			if (!detail_field(row->coding, "kbps", number, sizeof number) ||
-			    parse_decimal(number, &x) < 0)
+			if (isnan(x = row->coding.kbps))
 				continue;
 			break;
 		case SV_BUFFER:
@@ -178,28 +157,23 @@ prom_sessions(struct text *t, const struct view *v, const char *name, const char
 			x = row->gauge[SHM_GAUGE_BUFFER_MS] / 1000;
 			break;
 		case SV_INFO:
-			if (!row->detail[0])
+			if (!row->play_given)
 				continue;
 			x = 1;
 			break;
 		case SV_BPM:
 		case SV_INTENSITY:
-			if (!detail_field(row->detail, what == SV_BPM ? "bpm" : "intensity",
-			    number, sizeof number) || parse_decimal(number, &x) < 0)
+			if (isnan(x = what == SV_BPM ? row->play.bpm : row->play.intensity))
 				continue;
 			break;
 		}
 		tprintf(t, "%s{", name);
 		prom_label(t, "session", row->id, true);
 		if (what == SV_INFO) {
-			prom_label(t, "preset", detail_field(row->detail, "preset", preset,
-			    sizeof preset) ? preset : "", false);
-			prom_label(t, "key", detail_field(row->detail, "key", key, sizeof key) ?
-			    key : "", false);
-			prom_label(t, "mode", detail_field(row->detail, "mode", mode, sizeof mode) ?
-			    mode : "", false);
-			prom_label(t, "codec", detail_field(row->coding, "codec", number,
-			    sizeof number) ? number : "", false);
+			prom_label(t, "preset", row->play.preset, false);
+			prom_label(t, "key", row->play.key, false);
+			prom_label(t, "mode", row->play.mode, false);
+			prom_label(t, "codec", row->coding.codec, false);
 		}
 		tprintf(t, "} ");
 		prom_value(t, x);

@@ -49,6 +49,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
+#include "detail.h"
 #include "shm.h"
 
 #define LATE_PERCENT 1                  /* degraded above 1 % late chunks */
@@ -136,10 +137,11 @@ struct session_row {
 	char id[SHM_SESSION_MAX + 1];
 	int64_t start_unix_ms;
 	uint64_t chunks, late, bytes;
-	char coding[SHM_DETAIL_MAX + 1]; /* the framer's detail: "codec=opus kbps=96" */
+	struct detail coding;           /* the framer's detail: codec and kbps */
 	bool composer;                  /* a compose slot of the session was found */
 	int64_t composer_start_ms;
-	char detail[SHM_DETAIL_MAX + 1];
+	struct detail play;             /* the composer's detail: preset ... intensity */
+	bool play_given;                /* it gave at least one field */
 	uint64_t underruns;
 	bool has[SHM_GAUGES];           /* the client reported this gauge */
 	double gauge[SHM_GAUGES];
@@ -210,8 +212,6 @@ struct text {
 
 void tprintf(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* The value of name=... in a slot's detail text, into buf; NULL if absent. */
-const char *detail_field(const char *detail, const char *name, char *buf, size_t buflen);
 char *prometheus_body(const struct view *v, size_t *len);
 
 /* --- http.c --- */

@@ -39,7 +39,8 @@ static const struct {
 struct composer {
 	char session[SHM_SESSION_MAX + 1];
 	int64_t start_unix_ms;
-	char detail[SHM_DETAIL_MAX + 1];
+	struct detail play;
+	bool play_given;
 	uint64_t underruns;
 	bool has[SHM_GAUGES];
 	double gauge[SHM_GAUGES];
@@ -50,7 +51,7 @@ composer_of(const struct shm_slot_info *info, struct composer *c)
 {
 	memcpy(c->session, info->session, sizeof c->session);
 	c->start_unix_ms = info->start_unix_ms;
-	memcpy(c->detail, info->detail, sizeof c->detail);
+	c->play_given = detail_parse(info->detail, &c->play) > 0;
 	c->underruns = info->counter[SHM_UNDERRUNS];
 	for (size_t i = 0; i < sizeof client_gauges / sizeof client_gauges[0]; i++) {
 		enum shm_gauge g = client_gauges[i].gauge;
@@ -69,7 +70,8 @@ row_join(struct session_row *row, const struct composer *c)
 		return;
 	row->composer = true;
 	row->composer_start_ms = c->start_unix_ms;
-	memcpy(row->detail, c->detail, sizeof row->detail);
+	row->play = c->play;
+	row->play_given = c->play_given;
 	row->underruns = c->underruns;
 	memcpy(row->has, c->has, sizeof row->has);
 	memcpy(row->gauge, c->gauge, sizeof row->gauge);
@@ -107,7 +109,8 @@ sessions_read(struct shm_segment *seg, struct view *v)
 			row->chunks = info->counter[SHM_CHUNKS];
 			row->late = info->counter[SHM_CHUNKS_LATE];
 			row->bytes = info->counter[SHM_BYTES];
-			memcpy(row->coding, info->detail, sizeof row->coding);
+			detail_parse(info->detail, &row->coding);
+			detail_clear(&row->play);       /* until its composer is found */
 		}
 	}
 	for (int i = 0; i < v->nrows; i++)
