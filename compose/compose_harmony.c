@@ -37,14 +37,7 @@
 
 #include "compose_internal.h"
 
-#define PROGRESSION_CHORDS_MIN 4
-#define PROGRESSION_PLAYS 2
-#define PAD_LOW 47                      /* B2: every pitch class twice up to A#4 */
-#define PAD_HIGH 70
-#define PAD_CENTRE 58.5
-#define BASS_LOW 36                     /* the layer's root: C2..B2 */
-#define LAYER_HALO_BELOW 0.5            /* below this intensity the layer's top is an octave up */
-#define REPEAT_LEAN 4                   /* semitones a repeat's voicings lean */
+_Static_assert(PROGRESSION_CHORDS_MAX <= PROGRESSION_MAX, "a progression fits c->prog");
 
 static bool
 voicing_has(const struct voicing *v, int key)
@@ -193,7 +186,8 @@ chord_bars_draw(struct composer *c)
 static void
 progression_plan(struct composer *c, bool from_tonic)
 {
-	int len = PROGRESSION_CHORDS_MIN + (int)rng_below(&c->harmony_rng, 3);
+	int len = PROGRESSION_CHORDS_MIN +
+	    (int)rng_below(&c->harmony_rng, PROGRESSION_CHORDS_MAX - PROGRESSION_CHORDS_MIN + 1);
 	int before = c->before, last = c->last;
 
 	for (c->prog_len = 0; c->prog_len < len; c->prog_len++) {
@@ -230,7 +224,7 @@ progression_vary(struct composer *c)
 
 		changed |= bars != ch->bars;
 		ch->bars = bars;
-		if (rng_chance(&c->harmony_rng, 0.5)) {
+		if (rng_chance(&c->harmony_rng, progression_vary_colour)) {
 			enum chord_kind kind = chord_kind_pick(c, ch->degree);
 
 			changed |= kind != ch->kind;

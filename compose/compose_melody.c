@@ -33,9 +33,6 @@
 
 #include "compose_internal.h"
 
-#define MELODY_MIN_US 100000            /* shortest melody note */
-#define MELODY_MAX_US 6000000           /* longest: the piano has died away */
-#define FADE_VELOCITY_DROP 0.35         /* the last notes are this much softer at the end */
 #define PRINTED_US 2000                 /* times and durations are written to the ms: a margin */
 
 enum tone_kind { TONE_CHORD, TONE_SCALE, TONE_CHROMATIC, TONE_ROOT };
@@ -95,7 +92,9 @@ melody_release_clashes(struct composer *c, int64_t t, struct note_event *out, in
 static int
 melody_centre(const struct composer *c)
 {
-	return 63 + (int)(10 * c->x + 2 * c->energy + 0.5);
+	const struct melody_register *r = &melody_register;
+
+	return r->centre + (int)(r->rise * c->x + r->energy_rise * c->energy + 0.5);
 }
 
 static bool
@@ -117,7 +116,8 @@ tone_is(const struct composer *c, int key, enum tone_kind kind)
 static int
 melody_pick_pitch(struct composer *c, enum tone_kind kind)
 {
-	int centre = melody_centre(c), low = centre - 8, high = centre + 10;
+	int centre = melody_centre(c);
+	int low = centre - melody_register.below, high = centre + melody_register.above;
 	int prev = c->prev_pitch >= 0 ? c->prev_pitch : centre;
 	double w[2 * MELODY_MAX_LEAP + 1];
 	bool rising = 2 * c->phrase_i < c->phrase_len;
@@ -130,7 +130,7 @@ melody_pick_pitch(struct composer *c, enum tone_kind kind)
 		high = prev;
 	for (int i = 0; i < 2 * MELODY_MAX_LEAP + 1; i++) {
 		int step = i - MELODY_MAX_LEAP, key = prev + step;
-		double off = (key - centre) / 6.0;
+		double off = (key - centre) / melody_register.spread;
 
 		w[i] = 0;
 		if (key < low || key > high || !tone_is(c, key, kind) || key_blocked(c, key))
@@ -138,10 +138,11 @@ melody_pick_pitch(struct composer *c, enum tone_kind kind)
 		w[i] = melody_interval_weight[abs(step)] / (1 + off * off);
 		if (c->prev_pitch < 0)
 			w[i] = 1 / (1 + off * off);
-		else if (abs(c->prev_step) >= 3 && step)        /* turn back after a leap */
-			w[i] *= (step > 0) != (c->prev_step > 0) ? 2.0 : 0.6;
+		else if (abs(c->prev_step) >= melody_contour.leap && step)     /* turn back after a leap */
+			w[i] *= (step > 0) != (c->prev_step > 0) ?
+			    melody_contour.turn_back : melody_contour.onward;
 		else if (step)                                  /* an arch over the phrase */
-			w[i] *= (step > 0) == rising ? 1.2 : 1.0;
+			w[i] *= (step > 0) == rising ? melody_contour.arch : 1.0;
 	}
 	k = rng_weighted(&c->melody_rng, w, 2 * MELODY_MAX_LEAP + 1);
 	return k < 0 ? -1 : prev + k - MELODY_MAX_LEAP;
@@ -209,25 +210,29 @@ melody_rest_steps(struct composer *c)
 static int
 melody_velocity(struct composer *c, int64_t t, bool passing)
 {
+	const struct melody_accent *a = &melody_accent;
 	double x = c->phrase_len > 1 ? (double)c->phrase_i / (c->phrase_len - 1) : 0.5;
 	double arch = 4 * x * (1 - x);
 	double v = compose_mix(melody_velocity_level, melody_velocity_level + 1, 0, c->x) + melody_velocity_arch * arch;
 
-	v += (int)rng_below(&c->melody_rng, 9) - 4;
+	v += (int)rng_below(&c->melody_rng, (uint32_t)(2 * a->jitter + 1)) - a->jitter;
 	if (c->bar_slot == 0)
-		v += 3;
+		v += a->downbeat;
 	if (passing)
-		v -= 6;
+		v -= a->passing;
 	if (c->final && c->end_us > c->fade_from_us && t > c->fade_from_us)
-		v *= 1 - FADE_VELOCITY_DROP * (double)(t - c->fade_from_us) /
+		v *= 1 - a->fade_drop * (double)(t - c->fade_from_us) /
 		    (double)(c->end_us - c->fade_from_us);
-	return v < 20 ? 20 : v > 100 ? 100 : (int)(v + 0.5);
+	return v < a->lowest ? a->lowest : v > a->highest ? a->highest : (int)(v + 0.5);
 }
 
 static void
 melody_phrase_start(struct composer *c)
 {
-	c->phrase_len = 3 + (int)rng_below(&c->melody_rng, 4 + (uint32_t)(4 * c->x));
+	const struct melody_phrase *p = &melody_phrase;
+
+	c->phrase_len = p->notes_min + (int)rng_below(&c->melody_rng, (uint32_t)p->notes_more[0] +
+	    (uint32_t)((p->notes_more[1] - p->notes_more[0]) * c->x));
 	c->phrase_i = 0;
 }
 
@@ -244,9 +249,10 @@ melody_close(struct composer *c)
 {
 	c->melody_closing = true;
 	if (c->phrase_i == 0) {
-		c->phrase_len = 1 + (int)rng_below(&c->melody_rng, 2);
-		if (c->rest > SLOTS_PER_BAR / 2)
-			c->rest = SLOTS_PER_BAR / 2;
+		c->phrase_len = melody_phrase.closing_min +
+		    (int)rng_below(&c->melody_rng, (uint32_t)melody_phrase.closing_more);
+		if (c->rest > melody_phrase.closing_rest)
+			c->rest = melody_phrase.closing_rest;
 	} else if (c->phrase_len > c->phrase_i + 2) {
 		c->phrase_len = c->phrase_i + 2;
 	}
@@ -263,7 +269,7 @@ melody_choose(struct composer *c, int64_t t, int *length, double *ring, bool *pa
 	int key;
 
 	*passing = false;
-	*ring = 1.3;
+	*ring = melody_ring.note;
 	if (c->resolve_dir) {
 		key = melody_resolution(c, c->prev_pitch, c->resolve_dir);
 		c->resolve_dir = 0;
@@ -280,7 +286,7 @@ melody_choose(struct composer *c, int64_t t, int *length, double *ring, bool *pa
 			c->resolve_dir = dir;
 			*passing = true;
 			*length = 1;
-			*ring = 0.9;
+			*ring = melody_ring.passing;
 			return c->prev_pitch + dir;
 		}
 		/* None here: choose between the others in their proportion. */
@@ -289,7 +295,7 @@ melody_choose(struct composer *c, int64_t t, int *length, double *ring, bool *pa
 	}
 	if (phrase_end) {
 		kind = c->melody_closing && c->final ? TONE_ROOT : TONE_CHORD;
-		*ring = 1.8;
+		*ring = melody_ring.phrase_end;
 	}
 	key = melody_pick_pitch(c, kind);
 	if (key < 0 && kind == TONE_ROOT)
@@ -314,7 +320,7 @@ melody_waits(struct composer *c, int64_t t)
 		return true;
 	if (c->melody_closing)
 		return false;                           /* the last notes come without delay */
-	if (c->phrase_i == 0 && c->bar_slot % 2 && rng_chance(&c->melody_rng, 0.6))
+	if (c->phrase_i == 0 && c->bar_slot % 2 && rng_chance(&c->melody_rng, melody_offbeat_wait))
 		return true;                            /* phrases like to start on a beat */
 	return !rng_chance(&c->melody_rng,
 	    compose_mix(melody_note_chance, melody_note_chance + 1, 0, c->x));

@@ -186,12 +186,45 @@ const double melody_interval_weight[13] = {
 	   0.5,    3.0, 3.2, 1.8, 1.5, 1.0, 0.15,    0.6, 0, 0, 0, 0, 0,
 };
 
+/*
+ * The melody's register: centred on D#4 when calm, ten semitones higher
+ * when busy, and two either way with the form's energy; a pitch is chosen
+ * from 8 below to 10 above the centre, a sixth away weighing half.
+ */
+const struct melody_register melody_register = {
+	.centre = 63, .rise = 10, .energy_rise = 2, .below = 8, .above = 10, .spread = 6.0,
+};
+
+/* A leap of a minor third or more turns back; else the phrase arches up, then down. */
+const struct melody_contour melody_contour = {
+	.leap = 3, .turn_back = 2.0, .onward = 0.6, .arch = 1.2,
+};
+
 /* Note lengths in eighths: long and ringing when calm, shorter when busy. */
 const int melody_length[MELODY_LENGTHS] = { 1, 2, 3, 4, 6, 8 };
 const double melody_length_weight[2][MELODY_LENGTHS] = {
 	{ 0.4, 3.0, 1.2, 2.6, 1.0, 0.6 },           /* intensity 0 */
 	{ 2.4, 3.6, 1.0, 1.6, 0.3, 0.1 },           /* intensity 1 */
 };
+
+/* A note rings 1.3 times its length, a passing tone 0.9, a phrase's last 1.8. */
+const struct melody_ring melody_ring = { .note = 1.3, .passing = 0.9, .phrase_end = 1.8 };
+
+/*
+ * Phrases of 3 to 6 notes when calm, 3 to 10 when busy; the last one 1 or
+ * 2 notes, after at most half a bar of rest.
+ */
+const struct melody_phrase melody_phrase = {
+	.notes_min = 3, .notes_more = { 4, 8 },
+	.closing_min = 1, .closing_more = 2,
+	.closing_rest = 4,
+};
+
+/* Phrases like to start on a beat. */
+const double melody_offbeat_wait = 0.6;
+
+/* A repeated progression draws about half its colours again. */
+const double progression_vary_colour = 0.5;
 
 /*
  * Presets: a key, mode, tempo and intensity, and the General MIDI programs
@@ -263,6 +296,15 @@ const double phrase_rest_seconds[2][2] = {
  */
 const double melody_velocity_level[2] = { 50, 64 };
 const double melody_velocity_arch = 12;
+
+/*
+ * Around that, a note is up to 4 louder or softer at random, 3 louder on
+ * the downbeat, 6 softer as a passing tone, and the last notes are up to
+ * 35 % softer as the music fades.
+ */
+const struct melody_accent melody_accent = {
+	.jitter = 4, .downbeat = 3, .passing = 6, .fade_drop = 0.35, .lowest = 20, .highest = 100,
+};
 const double pad_velocity_level[2] = { 50, 66 };
 const int layer_velocity_drop = 6;
 

@@ -318,6 +318,27 @@ test_tables(void)
 			CHECK(found == 1 && sum > 0);
 		}
 	}
+
+	/* The melody's and the pad's figures keep the engine within its bounds. */
+	CHECK(melody_phrase.notes_min >= 1 && melody_phrase.notes_more[0] >= 1 &&
+	    melody_phrase.notes_more[1] >= melody_phrase.notes_more[0]);
+	CHECK(melody_phrase.closing_min >= 1 && melody_phrase.closing_more >= 1 &&
+	    melody_phrase.closing_rest >= 0);
+	CHECK(melody_ring.note > 0 && melody_ring.passing > 0 && melody_ring.phrase_end > 0);
+	CHECK(MELODY_MIN_US > 0 && MELODY_MIN_US < MELODY_MAX_US);
+	CHECK(melody_accent.jitter >= 0 && melody_accent.fade_drop >= 0 && melody_accent.fade_drop < 1);
+	CHECK(melody_accent.lowest >= 1 && melody_accent.lowest <= melody_accent.highest &&
+	    melody_accent.highest <= 127);
+	CHECK(melody_register.centre - melody_register.below - (int)melody_register.energy_rise >= 0);
+	CHECK(melody_register.centre + (int)(melody_register.rise + melody_register.energy_rise) +
+	    melody_register.above + MELODY_MAX_LEAP <= 127);
+	CHECK(melody_register.spread > 0 && melody_contour.leap >= 1);
+	CHECK(melody_offbeat_wait >= 0 && melody_offbeat_wait < 1);
+	CHECK(progression_vary_colour >= 0 && progression_vary_colour <= 1);
+	CHECK(PROGRESSION_CHORDS_MIN >= 2 && PROGRESSION_CHORDS_MIN <= PROGRESSION_CHORDS_MAX &&
+	    PROGRESSION_PLAYS >= 1);
+	CHECK(PAD_HIGH - PAD_LOW >= 23);        /* every pitch class twice: any chord has a voicing */
+	CHECK(PAD_CENTRE > PAD_LOW && PAD_CENTRE < PAD_HIGH && BASS_LOW + 11 <= PAD_LOW);
 }
 
 /* --- determinism --- */
