@@ -17,7 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "opt.h"
+#include "decimal.h"
 
 #define BUF_SIZE (64 * 1024)
 

@@ -1,4 +1,4 @@
-/* test_opt.c - the bounded option parsers and the decimal parser. */
+/* test_opt.c - the bounded option parsers. */
 #include "check.h"
 #include "err.h"
 #include "opt.h"
@@ -23,11 +23,5 @@ main(void)
 	CHECK(opt_u64("--seed", "18446744073709551615", &u) == 0 && u == 18446744073709551615u);
 	CHECK(opt_u64("--seed", "-1", &u) < 0);
 	CHECK(opt_u64("--seed", "18446744073709551616", &u) < 0);
-	CHECK(parse_decimal("0.1", &d) == 0 && d == 0.1);
-	CHECK(parse_decimal("123.456", &d) == 0 && d == 123.456);
-	CHECK(parse_decimal(".5", &d) == 0 && d == 0.5);
-	CHECK(parse_decimal("5.", &d) == 0 && d == 5);
-	CHECK(parse_decimal(".", &d) < 0);
-	CHECK(parse_decimal("1234567890123456", &d) < 0);
 	return check_done("opt");
 }
