@@ -143,6 +143,7 @@ struct chunker {
 	struct shm_slot *slot;
 	uint64_t drops_told;    /* ring drops already reported */
 	struct opus_stream *opus; /* --codec opus */
+	struct out_end out_end; /* standard output failed or its reader left */
 };
 
 static void
@@ -614,27 +615,45 @@ read_chunk(struct chunker *ck, size_t *got)
 	return 1;
 }
 
+/*
+ * The exit status after a write that failed: the Opus encoder's (sent is
+ * -2) or the output's (-1, errno set), which ends the stream the one way
+ * every tool ends it (out_end_note); a stalled reader is named first.
+ */
+static int
+write_failed(struct chunker *ck, int sent)
+{
+	if (sent == -2) {
+		warnf("the Opus encoder failed on chunk %llu", (unsigned long long)ck->seq);
+		return AUR_EXIT_FAILURE;
+	}
+	if (errno == ETIMEDOUT && !ck->out_end.ended) {
+		warnf("standard output: the reader took nothing for %g s; dropping the stream",
+		    ck->opt->stall_timeout);
+		ck->out_end.ended = true;
+		ck->out_end.status = AUR_EXIT_FAILURE;
+	}
+	return out_end_note(&ck->out_end, errno, stop_signal);
+}
+
 /* The stream: hello, every chunk, the last one.  Returns the exit status. */
 static int
 stream(struct chunker *ck, const char *session)
 {
 	size_t got, stray;
-	int r, sent = 0;
+	int r, sent;
 
 	/* A node that drains takes no new listener: it sends it on at once. */
 	if (shm_drain_state(ck->slot) != SHM_SERVING)
-		return bye(ck) < 0 && errno != EPIPE ? AUR_EXIT_FAILURE : AUR_EXIT_OK;
+		return bye(ck) < 0 ? write_failed(ck, -1) : AUR_EXIT_OK;
 	hello(ck, session);
 	if (write_out(ck) < 0)
-		goto write_error;
+		return write_failed(ck, -1);
 	while ((r = read_chunk(ck, &got)) == 1) {
 		if ((sent = send_chunk(ck, ck->frames, false)) < 0)
-			goto write_error;
-		if (shm_drain_state(ck->slot) == SHM_MOVING) {
-			if (bye(ck) < 0)
-				goto write_error;
-			return AUR_EXIT_OK;
-		}
+			return write_failed(ck, sent);
+		if (shm_drain_state(ck->slot) == SHM_MOVING)
+			return bye(ck) < 0 ? write_failed(ck, -1) : AUR_EXIT_OK;
 	}
 	if (r == -2)
 		return 128 + stop_signal;
@@ -646,31 +665,13 @@ stream(struct chunker *ck, const char *session)
 	if (got >= ck->frame_bytes) {
 		memset(ck->pcm + got - stray, 0, ck->chunk_bytes - (got - stray));
 		if ((sent = send_chunk(ck, got / ck->frame_bytes, true)) < 0)
-			goto write_error;
+			return write_failed(ck, sent);
 	}
 	if (stray) {
 		warnf("standard input: the input ended inside a frame: %zu stray bytes dropped", stray);
 		return AUR_EXIT_DATA;
 	}
 	return AUR_EXIT_OK;
-
-write_error:
-	if (sent == -2) {
-		warnf("the Opus encoder failed on chunk %llu", (unsigned long long)ck->seq);
-		return AUR_EXIT_FAILURE;
-	}
-	/* The reader is gone (the browser left): nothing more to do. */
-	if (errno == EPIPE)
-		return AUR_EXIT_OK;
-	if (errno == EINTR && stop_signal)
-		return 128 + stop_signal;       /* stopped while the reader was not reading */
-	if (errno == ETIMEDOUT) {
-		warnf("standard output: the reader took nothing for %g s; dropping the stream",
-		    ck->opt->stall_timeout);
-		return AUR_EXIT_FAILURE;
-	}
-	warnf("standard output:");
-	return AUR_EXIT_FAILURE;
 }
 
 int

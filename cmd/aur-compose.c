@@ -144,6 +144,7 @@ struct session {
 
 	char out[OUT_BUF_SIZE];
 	size_t out_len;
+	struct out_end out_end;         /* standard output failed or its reader left */
 
 	/* control input */
 	char in[CONTROL_LINE_MAX + 1];  /* the longest line and its newline */
@@ -212,25 +213,24 @@ reject_log_take(void)
 
 /* --- output --- */
 
-/* Writes what is buffered.  EPIPE means the reader is gone: finish quietly. */
+/*
+ * Writes what is buffered.  A write that fails ends the output
+ * (out_end_note): run() stops, and nothing more is written.
+ */
 static void
 out_flush(struct session *s)
 {
-	if (!s->out_len)
-		return;
-	if (write_full_or_stop(STDOUT_FILENO, s->out, s->out_len, &stop_signal) < 0) {
-		if (errno == EPIPE)
-			exit(AUR_EXIT_OK);
-		if (errno == EINTR)     /* stopped while the reader was not reading */
-			exit(128 + stop_signal);
-		dief(AUR_EXIT_FAILURE, "standard output:");
-	}
+	if (s->out_len && !s->out_end.ended &&
+	    write_full_or_stop(STDOUT_FILENO, s->out, s->out_len, &stop_signal) < 0)
+		out_end_note(&s->out_end, errno, stop_signal);
 	s->out_len = 0;
 }
 
 static void
 out_text(struct session *s, const char *text, size_t len)
 {
+	if (s->out_end.ended)
+		return;
 	if (s->out_len + len > sizeof s->out)
 		out_flush(s);
 	memcpy(s->out + s->out_len, text, len);
@@ -601,7 +601,8 @@ line_next_us(const struct session *s, int64_t next_us)
 /*
  * The loop: writes lines as they fall due until the composer ends, and
  * in between reads control messages.  A signal or the end of standard
- * input (live) ends the music at the last line written.
+ * input (live) ends the music at the last line written; the end of the
+ * output ends the loop at once.
  */
 static void
 run(struct session *s)
@@ -609,7 +610,7 @@ run(struct session *s)
 	int64_t start_ns = clock_now_ns(), next_us;
 	bool stopping = false;
 
-	while ((next_us = composer_next_us(s->composer)) >= 0) {
+	while (!s->out_end.ended && (next_us = composer_next_us(s->composer)) >= 0) {
 		if (!stopping && (stop_signal || (s->opt->live && !s->in_open))) {
 			composer_stop(s->composer, s->written_us);
 			stopping = true;
@@ -805,5 +806,7 @@ main(int argc, char **argv)
 		dief(AUR_EXIT_FAILURE, "%s:", opt.ack_log);
 	if (stop_signal)
 		return 128 + stop_signal;
+	if (s.out_end.ended)
+		return s.out_end.status;
 	return s.failed ? AUR_EXIT_FAILURE : AUR_EXIT_OK;
 }

@@ -120,15 +120,9 @@ flush_output(struct renderer *r)
 {
 	if (r->out_frames == 0 || r->file)
 		return;
-	if (!r->downstream_gone && write_full_or_stop(STDOUT_FILENO, r->out,
-	    r->out_frames * 2 * sizeof r->out[0], &stop_signal) < 0) {
-		if (errno == EPIPE || (errno == EINTR && stop_signal)) {
-			r->downstream_gone = true;
-		} else {
-			warnf("standard output:");
-			r->failed = true;
-		}
-	}
+	if (!r->out_end.ended && write_full_or_stop(STDOUT_FILENO, r->out,
+	    r->out_frames * 2 * sizeof r->out[0], &stop_signal) < 0)
+		out_end_note(&r->out_end, errno, stop_signal);
 	r->out_frames = 0;
 }
 
@@ -214,7 +208,7 @@ synth_block(struct renderer *r, size_t n)
 static bool
 stopping(const struct renderer *r)
 {
-	return stop_signal || r->downstream_gone || r->failed;
+	return stop_signal || r->out_end.ended || r->failed;
 }
 
 /*
@@ -783,8 +777,13 @@ render_inputs(struct renderer *r, int nfiles, char **files)
 			break;
 		}
 		in = note_reader_new(fd, name);
-		if (!in)
-			dief(AUR_EXIT_FAILURE, "out of memory");
+		if (!in) {
+			warnf("out of memory");
+			r->failed = true;
+			if (!is_stdin)
+				close(fd);
+			break;
+		}
 		offset += render_input(r, in, offset, &bad, &prog, done);
 		done += note_reader_offset(in);
 		note_reader_free(in);
@@ -813,8 +812,10 @@ render_inputs(struct renderer *r, int nfiles, char **files)
 		status = 128 + stop_signal;
 	else if (input_status)
 		status = input_status;
-	else if (r->failed && !r->downstream_gone)
+	else if (r->failed)
 		status = AUR_EXIT_FAILURE;
+	else if (r->out_end.status)
+		status = r->out_end.status;
 	else if (bad)
 		status = AUR_EXIT_DATA;
 	else

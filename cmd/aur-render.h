@@ -12,6 +12,7 @@
 
 #include <fluidsynth.h>
 
+#include "io.h"
 #include "mix.h"
 #include "schedule.h"
 #include "shm.h"
@@ -72,7 +73,7 @@ struct renderer {
 	int peak;               /* largest |sample| written */
 	int voices_max;         /* most voices sounding at once */
 	uint64_t clipped;       /* samples that hit the int16 limits */
-	bool downstream_gone;   /* EPIPE on stdout */
+	struct out_end out_end; /* standard output failed or its reader left */
 	bool failed;
 };
 

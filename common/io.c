@@ -6,7 +6,10 @@
 #include <poll.h>
 #include <stdbool.h>
 #include <signal.h>
+#include <string.h>
 #include <unistd.h>
+
+#include "err.h"
 
 #define STOP_GRACE_MS 100      /* how long a stopping writer waits for its reader */
 
@@ -86,4 +89,21 @@ io_std_open(void)
 		;
 	if (fd > 2)
 		close(fd);
+}
+
+int
+out_end_note(struct out_end *end, int err, int stop)
+{
+	if (end->ended)
+		return end->status;
+	end->ended = true;
+	if (err == EPIPE) {
+		end->status = AUR_EXIT_OK;
+	} else if (err == EINTR && stop) {
+		end->status = 128 + stop;
+	} else {
+		warnf("standard output: %s", strerror(err));
+		end->status = AUR_EXIT_FAILURE;
+	}
+	return end->status;
 }

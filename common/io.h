@@ -4,6 +4,7 @@
 #ifndef AUR_IO_H
 #define AUR_IO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <signal.h>
 #include <sys/types.h>
@@ -38,6 +39,30 @@ int write_full_within(int fd, const void *buf, size_t len, const volatile sig_at
  * write_full and the tool can finish quietly.
  */
 void io_ignore_sigpipe(void);
+
+/*
+ * How a tool's standard output ended, the one way every tool handles a
+ * write that failed (DESIGN.md, decision 6).  A tool keeps one, zeroed;
+ * the first failed write is noted with out_end_note, after which the tool
+ * writes nothing more, leaves its loop the ordinary way (so that it still
+ * frees, removes and reports what it would at any other end), and exits
+ * with `status` unless a signal or its input says otherwise.  No helper
+ * calls exit().
+ */
+struct out_end {
+	bool ended;             /* a write failed: the output is over */
+	int status;             /* the exit status that calls for */
+};
+
+/*
+ * Notes a failed write to standard output, the first one only: err is
+ * the errno that write_full and its kin left, stop the stop signal (0 if
+ * none).  EPIPE, the reader went away: AUR_EXIT_OK, quietly.  EINTR while
+ * stopping, the reader was not reading: 128 + stop, quietly.  Anything
+ * else: "prog: standard output: reason" on stderr and AUR_EXIT_FAILURE.
+ * Returns end->status.
+ */
+int out_end_note(struct out_end *end, int err, int stop);
 
 /*
  * Opens /dev/null on whichever of descriptors 0, 1 and 2 is closed, so
