@@ -26,6 +26,18 @@ teardown() {
 	[ -z "${OWN_SERVER:-}" ] || server_stop
 }
 
+# chunks_sent_since N - more than N chunks counted since, in the node's totals.
+chunks_sent_since() {
+	[ "$(total chunks)" -gt "$1" ]
+}
+
+# render_pids - the pids of the sessions' renders.
+render_pids() {
+	for p in $(session_processes); do
+		[ "$(cat "/proc/$p/comm" 2>/dev/null)" != aur-render ] || echo "$p"
+	done
+}
+
 @test "a client that vanishes mid-stream with a TCP reset: its session ends within 1 s" {
 	$WS_CLIENT --url "$WS_URL" --seconds 3 --reset 1500 > out.json
 	jq -e '.audio > 10' out.json
@@ -56,8 +68,7 @@ teardown() {
 	AURALIS_STALL_TIMEOUT=2 server_start stall
 	python3 "$AURALIS_ROOT/tests/ws/stalled-client.py" "$WS_PORT" 60 > client.log 3>&- &
 	CLIENT=$!
-	sleep 2
-	grep -q "HTTP/1.1 101" client.log
+	poll_for 10 grep -q "HTTP/1.1 101" client.log
 	rss() { awk '/^VmRSS/ { print $2 }' "/proc/$WS_PID/status"; }
 	first=$(rss)
 	for i in $(seq 60); do
@@ -88,11 +99,12 @@ teardown() {
 }
 
 @test "aur-render killed mid-session: the session ends, slots are reclaimed, counters add up" {
+	before=$(total chunks)
 	$WS_CLIENT --url "$WS_URL" --seconds 4 > out.json 3>&- &
 	CLIENT=$!
-	sleep 1.5
-	render=$(for p in $(session_processes); do
-		if [ "$(cat /proc/$p/comm)" = aur-render ]; then echo "$p"; fi; done)
+	# A second of music sent first, then the render dies.
+	poll_for 10 chunks_sent_since $((before + 10))
+	render=$(render_pids)
 	[ -n "$render" ]
 	kill -KILL $render
 	wait_no_sessions 1
@@ -110,9 +122,10 @@ teardown() {
 }
 
 @test "the shared-memory segment removed while running: streams go on, a new one is made" {
+	before=$(total chunks)
 	$WS_CLIENT --url "$WS_URL" --seconds 3 > out.json 3>&- &
 	CLIENT=$!
-	sleep 1
+	poll_for 10 chunks_sent_since $((before + 5))
 	rm "/dev/shm/${AURALIS_SHM#/}"
 	$WS_CLIENT --url "$WS_URL" --seconds 1.5 > second.json
 	wait "$CLIENT"
