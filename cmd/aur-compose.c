@@ -26,6 +26,7 @@
  * nothing and the music goes on.  The messages are checked in
  * compose/control.c; what they change is applied here.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -87,6 +88,9 @@ static const char usage_text[] =
 	"      --lookahead SECONDS live: how early an event is written, 0..10\n"
 	"                          (default 0.15)\n"
 	"      --ack-log FILE      live: answer control messages in FILE too\n"
+	"      --list-presets      print the presets as a JSON array, one object a\n"
+	"                          line: name, label, key, mode, bpm, intensity,\n"
+	"                          default (the first) and sounds (GM programs)\n"
 	"  -h, --help              show this help\n"
 	"  -V, --version           show the version\n"
 	"\n"
@@ -632,10 +636,38 @@ run(struct session *s)
 
 /* --- setup --- */
 
+/*
+ * --list-presets: compose_presets[] as a JSON array, one object a line, in
+ * the table's order (the first is the default).  This is the one list of
+ * the presets that the page reads (scripts/run serves it as presets.json)
+ * and that scripts and tests compare against.  Exits.
+ */
+static noreturn void
+list_presets(void)
+{
+	fputs("[\n", stdout);
+	for (int i = 0; i < compose_preset_count; i++) {
+		const struct compose_preset *p = &compose_presets[i];
+		const struct compose_params *q = &p->params;
+
+		printf("{\"name\":\"%s\",\"label\":\"%c%s\",\"key\":\"%s\",\"mode\":\"%s\","
+		    "\"bpm\":%.15g,\"intensity\":%.15g,\"default\":%s,"
+		    "\"sounds\":{\"piano\":%d,\"pad\":%d,\"layer\":%d}}%s\n",
+		    p->name, toupper((unsigned char)p->name[0]), p->name + 1,
+		    compose_key_name(q->key), compose_mode_name(q->mode), q->bpm, q->intensity,
+		    i == 0 ? "true" : "false", q->sounds.piano, q->sounds.pad, q->sounds.layer,
+		    i + 1 < compose_preset_count ? "," : "");
+	}
+	fputs("]\n", stdout);
+	if (fflush(stdout) == EOF || ferror(stdout))
+		dief(AUR_EXIT_FAILURE, "standard output:");
+	exit(AUR_EXIT_OK);
+}
+
 static void
 parse_options(int argc, char **argv, struct options *opt)
 {
-	enum { OPT_BPM = 256, OPT_LOOKAHEAD, OPT_ACK_LOG };
+	enum { OPT_BPM = 256, OPT_LOOKAHEAD, OPT_ACK_LOG, OPT_LIST_PRESETS };
 	static const struct option longopts[] = {
 		{ "duration", required_argument, NULL, 'd' },
 		{ "bars", required_argument, NULL, 'b' },
@@ -648,6 +680,7 @@ parse_options(int argc, char **argv, struct options *opt)
 		{ "seed", required_argument, NULL, 's' },
 		{ "lookahead", required_argument, NULL, OPT_LOOKAHEAD },
 		{ "ack-log", required_argument, NULL, OPT_ACK_LOG },
+		{ "list-presets", no_argument, NULL, OPT_LIST_PRESETS },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -656,6 +689,7 @@ parse_options(int argc, char **argv, struct options *opt)
 	const struct compose_preset *preset;
 	unsigned long long seed;
 	int c, bad = 0, k;
+	bool list = false;
 
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":d:b:lp:k:m:i:s:hV", longopts, NULL)) != -1) {
@@ -680,6 +714,7 @@ parse_options(int argc, char **argv, struct options *opt)
 			opt->lookahead_given = true;
 			break;
 		case OPT_ACK_LOG: opt->ack_log = optarg; break;
+		case OPT_LIST_PRESETS: list = true; break;
 		case 'h': fputs(usage_text, stdout); exit(AUR_EXIT_OK);
 		case 'V': printf("aur-compose %s\n", AURALIS_VERSION); exit(AUR_EXIT_OK);
 		default: opt_refused(c, argv, usage_text);
@@ -688,6 +723,11 @@ parse_options(int argc, char **argv, struct options *opt)
 	if (optind < argc) {
 		warnf("unexpected argument '%s'", argv[optind]);
 		usage_exit(usage_text);
+	}
+	if (list) {
+		if (bad)
+			usage_exit(usage_text);
+		list_presets();
 	}
 
 	/* The preset first, then what was given explicitly. */

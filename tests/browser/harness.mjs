@@ -1,8 +1,9 @@
 // tests/browser/harness.mjs - what the browser tests share: a websocketd
 // serving web/ and the stream as scripts/run starts it, and Debian's
 // Chromium driven by playwright-core.
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +25,23 @@ export function freePort() {
 			s.close(() => resolve(port));
 		});
 	});
+}
+
+/** The presets as the composer has them: `aur-compose --list-presets`, parsed. */
+export function listPresets() {
+	return JSON.parse(execFileSync(join(BUILD, 'aur-compose'), ['--list-presets'], { encoding: 'utf8' }));
+}
+
+/**
+ * A directory to serve as the pages, as scripts/run makes one: a link to
+ * each entry of web/, and presets.json from `aur-compose --list-presets`.
+ * Remove it with rmSync(dir, {recursive: true}).
+ */
+export function webDir() {
+	const dir = mkdtempSync(join(tmpdir(), 'auralis-web-'));
+	for (const name of readdirSync(join(ROOT, 'web'))) symlinkSync(join(ROOT, 'web', name), join(dir, name));
+	writeFileSync(join(dir, 'presets.json'), execFileSync(join(BUILD, 'aur-compose'), ['--list-presets']));
+	return dir;
 }
 
 /** Is anything left in process group `pgid`? */
@@ -49,6 +67,7 @@ export class Server {
 		this.shm = `/auralis-browser-${process.pid}`;
 		this.proc = null;
 		this.log = '';
+		this.web = null;     // the pages it serves (webDir), made at the first start
 	}
 
 	get url() {
@@ -60,6 +79,7 @@ export class Server {
 			if (!existsSync(join(BUILD, tool)))
 				throw new Error(`${BUILD}/${tool} is missing: build first (ninja -C build)`);
 		}
+		this.web ??= webDir();
 		const env = {
 			...process.env,
 			AURALIS_BIN: BUILD,
@@ -68,7 +88,7 @@ export class Server {
 		};
 		this.proc = spawn('websocketd', [
 			'--address=127.0.0.1', `--port=${this.port}`,
-			`--staticdir=${join(ROOT, 'web')}`, `--dir=${join(ROOT, 'scripts', 'ws')}`,
+			`--staticdir=${this.web}`, `--dir=${join(ROOT, 'scripts', 'ws')}`,
 			'--loglevel=error',
 			'--passenv=PATH,AURALIS_SHM,AURALIS_SOUNDFONT,AURALIS_BIN,ASAN_OPTIONS,UBSAN_OPTIONS',
 			...this.args,
@@ -110,6 +130,8 @@ export class Server {
 
 	cleanup() {
 		rmSync(`/dev/shm${this.shm}`, { force: true });
+		if (this.web) rmSync(this.web, { recursive: true, force: true });
+		this.web = null;
 	}
 }
 

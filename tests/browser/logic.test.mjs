@@ -10,6 +10,10 @@ import { backoffDelay, probeVerdict } from '../../web/js/connection.js';
 import { waitText } from '../../web/js/auralis.js';
 import * as settings from '../../web/js/settings.js';
 import { toPlanar, decodeBase64 } from '../../web/js/player.js';
+import { listPresets } from './harness.mjs';
+
+// The presets as the page has them: from the composer (presets.json).
+settings.setPresets(listPresets());
 
 const SRC = 44100;
 const BLOCK = 128;
@@ -463,6 +467,31 @@ test('audio messages decode to planar floats', () => {
 	assert.equal(toPlanar(bytes, 2, 2).left.length, 2, 'a last chunk keeps only its frames');
 });
 
+test('settings: the presets from the composer\'s list; without it, none, and a stored choice is kept', () => {
+	const list = listPresets();
+	assert.deepEqual(Object.keys(settings.PRESETS), list.map((p) => p.name));
+	for (const p of list)
+		assert.deepEqual(settings.PRESETS[p.name], { label: p.label, key: p.key, mode: p.mode, bpm: p.bpm, intensity: p.intensity });
+	const def = list.find((p) => p.default);
+	assert.deepEqual(settings.DEFAULTS, { preset: def.name, key: def.key, mode: def.mode, bpm: def.bpm,
+		intensity: def.intensity, volume: 0.8 });
+	try {
+		// Entries that are not valid are left out.
+		assert.equal(settings.setPresets([{ name: 'x', key: 'H', mode: 'dorian', bpm: 60, intensity: 0.5 },
+			{ name: 'y', key: 'E', mode: 'lydian', bpm: 60, intensity: 0.5 }]), 1);
+		assert.deepEqual(Object.keys(settings.PRESETS), ['y']);
+		assert.equal(settings.DEFAULTS.preset, 'y', 'the first valid one, when none is marked default');
+		// No list (presets.json could not be had): no presets, and a stored name is kept.
+		assert.equal(settings.setPresets(null), 0);
+		assert.equal(settings.knownPreset('sleep'), true);
+		assert.equal(settings.knownPreset('Sleep!'), false);
+		assert.equal(settings.presetLabel('sleep'), 'Sleep');
+		assert.deepEqual(settings.applyPreset({ ...settings.DEFAULTS }, 'sleep').preset, 'sleep');
+	} finally {
+		settings.setPresets(list);
+	}
+});
+
 test('settings: a shared link is validated, value by value, and made from the settings', () => {
 	const ok = settings.parseShared('?preset=sleep&key=D&mode=dorian&bpm=50&intensity=0.2&codec=pcm');
 	assert.deepEqual(ok, { values: { preset: 'sleep', key: 'D', mode: 'dorian', bpm: 50, intensity: 0.2 }, ignored: [] });
@@ -498,6 +527,7 @@ test('the page\'s keys: Space, M, ← and →, unless a control takes them itsel
 		assert.equal(keyAction({ key: 'ArrowRight', target: { tagName } }), null, tagName);
 	assert.equal(stepIntensity(0.45, 'raise'), 0.5);
 	assert.equal(stepIntensity(0.45, 'lower'), 0.4);
+
 	assert.equal(stepIntensity(0.98, 'raise'), 1);
 	assert.equal(stepIntensity(0.02, 'lower'), 0);
 });

@@ -9,8 +9,11 @@ import {
 	LADDER_KBPS, POLICY, QualityPolicy, RateMeter, chooseCodec, ladderFrom, pageStreamOptions, validKbps,
 } from '../../web/js/quality.js';
 import { OpusStream, opusSupported } from '../../web/js/opus.js';
-import { streamQuery, DEFAULTS } from '../../web/js/settings.js';
+import { streamQuery, DEFAULTS, setPresets } from '../../web/js/settings.js';
 import { decodeBase64 } from '../../web/js/player.js';
+import { listPresets } from './harness.mjs';
+
+setPresets(listPresets());    // the presets as the page has them (presets.json)
 
 test('the page URL chooses the codec and the first bitrate; the browser decides the rest', () => {
 	assert.deepEqual(pageStreamOptions(''), { codec: 'auto', kbps: null });

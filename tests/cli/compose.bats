@@ -34,6 +34,31 @@ ack_time() {
 	[ "${lines[0]}" = "usage: aur-compose [options]" ]
 	[[ "$output" == *"exit status:"* ]]
 	[[ "$output" == *"--ack-log FILE"* ]]
+	[[ "$output" == *"--list-presets"* ]]
+}
+
+@test "--list-presets prints the presets as JSON, the default first, as --preset plays them" {
+	run "$AUR_COMPOSE" --list-presets
+	[ "$status" -eq 0 ]
+	echo "$output"
+	[ "$(jq -c 'map([.name, .label, .key, .mode, .bpm, .intensity, .default, .sounds.piano, .sounds.pad, .sounds.layer])' <<<"$output")" = \
+	  '[["focus","Focus","D","dorian",72,0.45,true,0,94,42],["meditation","Meditation","F","lydian",56,0.25,false,4,91,52],["sleep","Sleep","A","aeolian",44,0.1,false,0,92,53],["bright","Bright","G","ionian",96,0.7,false,1,90,102]]' ]
+	# One object a line, between the brackets.
+	[ "${#lines[@]}" -eq 6 ] && [ "${lines[0]}" = "[" ] && [ "${lines[5]}" = "]" ]
+	# Each is what --preset NAME starts with: its header and its programs.
+	for name in $(jq -r '.[].name' <<<"$output"); do
+		want=$(jq -r --arg n "$name" '.[] | select(.name == $n)
+			| "key=\(.key) mode=\(.mode) bpm=\(.bpm) intensity=\(.intensity) preset=\(.name) bars=1|\(.sounds.piano) \(.sounds.pad) \(.sounds.layer) "' <<<"$output")
+		"$AUR_COMPOSE" --seed 1 --bars 1 --preset "$name" > out.notes
+		got="$(sed -n 2p out.notes | sed 's/^# aur-compose [^ ]* seed=1 //')|$(awk '$2 == "program" { printf "%s ", $4 }' out.notes)"
+		echo "$name: $got"
+		[ "$got" = "$want" ]
+	done
+	# With anything wrong beside it, a usage error.
+	run "$AUR_COMPOSE" --list-presets --seed x
+	[ "$status" -eq 2 ]
+	run "$AUR_COMPOSE" --list-presets extra
+	[ "$status" -eq 2 ]
 }
 
 @test "--version prints the version" {

@@ -29,7 +29,7 @@ import { OpusStream, opusSupported } from './opus.js';
 import { Player, decodeBase64 } from './player.js';
 import { QualityPolicy, RateMeter, TOO_SLOW_TEXT, chooseCodec } from './quality.js';
 import * as settingsStore from './settings.js';
-import { PRESETS, MODE_LABELS, KEY_SHORT, applyPreset, streamQuery } from './settings.js';
+import { PRESETS, MODE_LABELS, KEY_SHORT, applyPreset, presetLabel, streamQuery } from './settings.js';
 
 export const STATES = ['stopped', 'connecting', 'playing', 'buffering', 'reconnecting', 'paused', 'error'];
 
@@ -61,7 +61,7 @@ export function waitText({ server = null, retryInMs = null, note = '' }) {
 
 /** Words for what a control message asked, for the activity line. */
 function describe(kind, values) {
-	if (kind === 'preset') return `Preset ${PRESETS[values.name].label}`;
+	if (kind === 'preset') return `Preset ${presetLabel(values.name)}`;
 	const parts = [];
 	if (values.key !== undefined) parts.push(`key ${KEY_SHORT[values.key] ?? values.key}`);
 	if (values.mode !== undefined) parts.push(`mode ${(MODE_LABELS[values.mode] ?? values.mode).replace(/ \(.*\)$/, '')}`);

@@ -9,6 +9,7 @@
 import { Auralis } from './auralis.js';
 import { TimePlot } from './plot.js';
 import { pageStreamOptions } from './quality.js';
+import { fetchPresets, setPresets } from './settings.js';
 import { bindAction, bindPlayButton, bindPresets, bindStatus, codecText } from './ui.js';
 
 const $ = (id) => document.getElementById(id);
@@ -16,12 +17,14 @@ const css = getComputedStyle(document.documentElement);
 const color = (name) => css.getPropertyValue(name).trim();
 const ACCENT = color('--accent'), ACCENT_2 = color('--accent-2'), WARN = color('--warn');
 
+// The presets as the server's composer has them (presets.json).
+setPresets(await fetchPresets());
 // ?codec= and ?kbps= as on the listening page.
 const app = new Auralis(pageStreamOptions(location.search));
 bindPlayButton(app, $('play'));
 bindStatus(app, $('status'));
 bindAction(app, $('action'));
-bindPresets(app, document.querySelector('.presets'));
+bindPresets(app, document.querySelector('.presets'), { hints: false });
 
 const plots = {
 	buffer: new TimePlot($('plot-buffer'), {

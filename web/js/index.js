@@ -2,11 +2,14 @@
 // window.auralis for the tests and for the curious.
 import { Auralis } from './auralis.js';
 import { keyAction, stepIntensity } from './keys.js';
-import { PRESETS, describeHarmony } from './settings.js';
+import { describeHarmony, fetchPresets, presetLabel, setPresets } from './settings.js';
 import { pageStreamOptions } from './quality.js';
 import { bindAction, bindControls, bindPlayButton, bindPresets, bindStatus, codecText, nowPlayingText } from './ui.js';
 
 const $ = (id) => document.getElementById(id);
+// The presets as the server's composer has them (presets.json, written by
+// scripts/run from `aur-compose --list-presets`), before anything uses them.
+setPresets(await fetchPresets());
 // ?rate=48000 asks for an AudioContext at that rate, to hear (and test) the
 // resampler; normally the device decides. ?codec=pcm or ?codec=opus chooses
 // the stream's coding, ?kbps=N the Opus bitrate to start at.
@@ -167,7 +170,7 @@ if ('mediaSession' in navigator) {
 	const showMedia = () => {
 		const s = app.nowPlaying ?? app.settings;
 		session.metadata = new MediaMetadata({
-			title: `Auralis — ${PRESETS[s.preset]?.label ?? 'ambient'}`,
+			title: `Auralis — ${presetLabel(s.preset) || 'ambient'}`,
 			artist: `${describeHarmony(s.key, s.mode)} · ${s.bpm} BPM`,
 			album: 'Endless ambient music',
 		});

@@ -34,18 +34,82 @@ export const MODE_LABELS = {
 export const BPM_MIN = 40;
 export const BPM_MAX = 120;
 
-/** The presets' key, mode, tempo and intensity, as docs/composer.md lists them. */
-export const PRESETS = {
-	focus: { label: 'Focus', key: 'D', mode: 'dorian', bpm: 72, intensity: 0.45 },
-	meditation: { label: 'Meditation', key: 'F', mode: 'lydian', bpm: 56, intensity: 0.25 },
-	sleep: { label: 'Sleep', key: 'A', mode: 'aeolian', bpm: 44, intensity: 0.1 },
-	bright: { label: 'Bright', key: 'G', mode: 'ionian', bpm: 96, intensity: 0.7 },
+/**
+ * The presets, by name: {label, key, mode, bpm, intensity}. The composer's
+ * table (compose/compose_tables.c) is their one source: `aur-compose
+ * --list-presets` prints it, the server serves that as presets.json, and
+ * the page fills this from it (setPresets) before it starts. Empty until
+ * then, and when presets.json could not be had.
+ */
+export const PRESETS = {};
+
+/**
+ * What a page starts with when nothing is stored: the default preset's
+ * values (the first of presets.json) once known; until then the composer's
+ * defaults without a preset, which the server fills in.
+ */
+export const DEFAULTS = {
+	preset: null, key: 'D', mode: 'dorian', bpm: 72, intensity: 0.45, volume: 0.8,
 };
 
-/** The composer starts with focus when nothing else is asked for. */
-export const DEFAULTS = Object.freeze({
-	preset: 'focus', key: 'D', mode: 'dorian', bpm: 72, intensity: 0.45, volume: 0.8,
-});
+/**
+ * Fills PRESETS (and DEFAULTS from the default preset) from the list that
+ * `aur-compose --list-presets` prints. Entries that are not valid are left
+ * out. Returns how many presets there are now.
+ */
+export function setPresets(list) {
+	for (const name of Object.keys(PRESETS)) delete PRESETS[name];
+	if (!Array.isArray(list)) return 0;
+	let first = null, marked = null;
+	for (const p of list) {
+		if (!p || typeof p.name !== 'string' || !/^[a-z][a-z0-9-]{0,31}$/.test(p.name)) continue;
+		const key = normalizeKey(p.key);
+		if (!key || !MODES.includes(p.mode) || !(p.bpm >= BPM_MIN && p.bpm <= BPM_MAX)
+			|| !(p.intensity >= 0 && p.intensity <= 1)) continue;
+		PRESETS[p.name] = {
+			label: typeof p.label === 'string' && p.label ? p.label : p.name,
+			key, mode: p.mode, bpm: p.bpm, intensity: p.intensity,
+		};
+		first ??= p.name;
+		if (p.default === true) marked ??= p.name;
+	}
+	const chosen = marked ?? first;
+	if (chosen) Object.assign(DEFAULTS, { preset: chosen }, presetValues(chosen));
+	return Object.keys(PRESETS).length;
+}
+
+/** The presets from `url` (presets.json beside the page); null when they cannot be had. */
+export async function fetchPresets(url = 'presets.json', fetchFn = globalThis.fetch) {
+	try {
+		const r = await fetchFn(url, { cache: 'no-store' });
+		if (!r.ok) return null;
+		const list = await r.json();
+		return Array.isArray(list) ? list : null;
+	} catch {
+		return null;
+	}
+}
+
+function presetValues(name) {
+	const p = PRESETS[name];
+	return { key: p.key, mode: p.mode, bpm: p.bpm, intensity: p.intensity };
+}
+
+/**
+ * Is `name` a preset to keep? One of PRESETS; or, while the presets are
+ * not known (presets.json could not be had), any well-formed name, so that
+ * a listener's choice outlives a page opened without the server.
+ */
+export function knownPreset(name) {
+	if (typeof name !== 'string') return false;
+	if (Object.keys(PRESETS).length) return name in PRESETS;
+	return /^[a-z][a-z0-9-]{0,31}$/.test(name);
+}
+
+/** "Focus": a preset's label, or its name when it is not known. */
+export function presetLabel(name) {
+	return PRESETS[name]?.label ?? (name ? name.charAt(0).toUpperCase() + name.slice(1) : '');
+}
 
 /** Where the settings live in localStorage: one JSON object. */
 export const STORAGE_KEY = 'auralis.settings.v1';
@@ -76,7 +140,7 @@ function round2(x) {
 export function sanitize(raw) {
 	const s = { ...DEFAULTS };
 	if (!raw || typeof raw !== 'object') return s;
-	if (typeof raw.preset === 'string' && raw.preset in PRESETS) s.preset = raw.preset;
+	if (knownPreset(raw.preset)) s.preset = raw.preset;
 	const key = normalizeKey(raw.key);
 	if (key) s.key = key;
 	if (MODES.includes(raw.mode)) s.mode = raw.mode;
@@ -88,8 +152,8 @@ export function sanitize(raw) {
 
 /** The settings a preset stands for, keeping what a preset does not touch (volume). */
 export function applyPreset(settings, name) {
-	const p = PRESETS[name];
-	return { ...settings, preset: name, key: p.key, mode: p.mode, bpm: p.bpm, intensity: p.intensity };
+	if (!(name in PRESETS)) return { ...settings, preset: name };
+	return { ...settings, preset: name, ...presetValues(name) };
 }
 
 /** Reads the stored settings; storage that is absent, full or forbidden gives the defaults. */
@@ -147,7 +211,7 @@ export function presetMatches(settings) {
  */
 export function streamQuery(settings, audio = {}) {
 	const q = new URLSearchParams();
-	q.set('preset', settings.preset);
+	if (settings.preset) q.set('preset', settings.preset);
 	q.set('key', settings.key);
 	q.set('mode', settings.mode);
 	q.set('bpm', String(settings.bpm));
@@ -181,8 +245,8 @@ export function parseShared(search) {
 	const bad = (name, raw, why) => ignored.push(`${name} “${raw}” (${why})`);
 	if (q.has('preset')) {
 		const raw = q.get('preset');
-		if (raw in PRESETS) values.preset = raw;
-		else bad('preset', raw, `not one of ${Object.keys(PRESETS).join(', ')}`);
+		if (knownPreset(raw)) values.preset = raw;
+		else bad('preset', raw, Object.keys(PRESETS).length ? `not one of ${Object.keys(PRESETS).join(', ')}` : 'not a preset');
 	}
 	if (q.has('key')) {
 		const raw = q.get('key');
@@ -225,6 +289,6 @@ export function applyShared(settings, values) {
 /** The query string of a link to these settings: `preset=sleep&key=D&…`. */
 export function shareQuery(settings) {
 	const q = new URLSearchParams();
-	for (const k of SHARE_FIELDS) q.set(k, String(settings[k]));
+	for (const k of SHARE_FIELDS) if (settings[k] !== null) q.set(k, String(settings[k]));
 	return q.toString();
 }

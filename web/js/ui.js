@@ -1,7 +1,7 @@
 // ui.js - the parts of the page both pages share: the Play/Stop button, the
 // connection indicator, the preset buttons and the controls. Each binds one
 // piece of the DOM to an Auralis session (auralis.js) and back.
-import { KEYS, KEY_LABELS, MODES, MODE_LABELS, PRESETS, describeHarmony, presetMatches } from './settings.js';
+import { KEYS, KEY_LABELS, MODES, MODE_LABELS, PRESETS, describeHarmony, presetLabel, presetMatches } from './settings.js';
 
 /** The Play/Stop button: named Play while stopped, Stop otherwise. */
 export function bindPlayButton(app, button) {
@@ -57,17 +57,39 @@ export function bindAction(app, button) {
 }
 
 /**
- * The preset buttons: aria-pressed marks the preset the music is built on,
- * while it sounds as the preset does (a key, mode, tempo or intensity
- * changed by hand since lets go of it).
+ * The preset buttons, one for each of PRESETS (settings.js, from the
+ * server's presets.json), in `root`'s .preset-row: its label and, with
+ * `hints`, its key, mode and tempo. aria-pressed marks the preset the music
+ * is built on, while it sounds as the preset does (a key, mode, tempo or
+ * intensity changed by hand since lets go of it). With no presets (the
+ * server could not say them), root's .presets-note says so.
  */
-export function bindPresets(app, root) {
-	const buttons = [...root.querySelectorAll('[data-preset]')];
-	for (const b of buttons) {
-		const p = PRESETS[b.dataset.preset];
+export function bindPresets(app, root, { hints = true } = {}) {
+	const row = root.querySelector('.preset-row');
+	const buttons = Object.entries(PRESETS).map(([name, p]) => {
+		const b = document.createElement('button');
+		b.type = 'button';
+		b.className = 'preset';
+		b.dataset.preset = name;
+		b.setAttribute('aria-pressed', 'false');
+		const label = document.createElement('span');
+		label.className = 'preset-name';
+		label.textContent = p.label;
+		b.append(label);
+		if (hints) {
+			const hint = document.createElement('span');
+			hint.className = 'preset-hint';
+			hint.textContent = `${describeHarmony(p.key, p.mode)} · ${p.bpm}`;
+			b.append(hint);
+		}
 		b.title = `${describeHarmony(p.key, p.mode)}, ${p.bpm} BPM, intensity ${Math.round(p.intensity * 100)} %`;
-		b.addEventListener('click', () => app.choosePreset(b.dataset.preset));
-	}
+		b.addEventListener('click', () => app.choosePreset(name));
+		return b;
+	});
+	row.replaceChildren(...buttons);
+	row.hidden = !buttons.length;
+	const note = root.querySelector('.presets-note');
+	if (note) note.hidden = buttons.length > 0;
 	const show = (settings) => {
 		const pressed = presetMatches(settings) ? settings.preset : null;
 		for (const b of buttons) b.setAttribute('aria-pressed', String(b.dataset.preset === pressed));
@@ -140,7 +162,7 @@ export function bindControls(app, els) {
 
 /** "D Dorian", "72 BPM · intensity 45 % · Focus". */
 export function nowPlayingText(p) {
-	const preset = p.preset ? ` · ${PRESETS[p.preset].label}` : '';
+	const preset = p.preset ? ` · ${presetLabel(p.preset)}` : '';
 	return {
 		main: `${describeHarmony(p.key, p.mode)} · ${p.bpm} BPM`,
 		sub: `Intensity ${Math.round(p.intensity * 100)} %${preset}`,
