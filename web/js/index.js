@@ -4,6 +4,8 @@ import { Auralis } from './auralis.js';
 import { keyAction, stepIntensity } from './keys.js';
 import { describeHarmony, fetchPresets, presetLabel, setPresets } from './settings.js';
 import { pageStreamOptions } from './quality.js';
+import { SLEEP_CHOICES, SleepTimer, parseMinutes } from './sleep.js';
+import { Visual } from './visual.js';
 import { bindAction, bindControls, bindPlayButton, bindPresets, bindStatus, codecText, nowPlayingText } from './ui.js';
 
 const $ = (id) => document.getElementById(id);
@@ -65,6 +67,14 @@ function showNow() {
 }
 app.addEventListener('playing', showNow);
 app.addEventListener('state', showNow);
+
+// Waves behind "Now playing" that follow the music's level and the harmony
+// heard (visual.js); still when the page is hidden or less motion is asked.
+const visual = new Visual($('visual'), { level: () => app.player.level() });
+app.addEventListener('state', (e) => visual.setPlaying(e.detail.state === 'playing'));
+app.addEventListener('playing', (e) => {
+	if (e.detail) visual.setHarmony(e.detail.key, e.detail.mode);
+});
 
 // Each change: sent, acknowledged, heard — with the time it took; or held
 // for the next stream, and said so.
@@ -185,7 +195,126 @@ if ('mediaSession' in navigator) {
 	showMedia();
 }
 
+// The sleep timer (sleep.js): the music fades over the last minute, then
+// stops and the stream closes. ?sleep-minute=N makes its minutes N ms long
+// (100..60000), for a test to hear all of it in seconds.
+const sleepMinute = Number(new URLSearchParams(location.search).get('sleep-minute'));
+const sleep = new SleepTimer({ minuteMs: sleepMinute >= 100 && sleepMinute <= 60000 ? sleepMinute : 60000 });
+const sleepSelect = $('sleep');
+const sleepCustom = $('sleep-custom');
+const sleepMinutes = $('sleep-minutes');
+const sleepLeft = $('sleep-left');
+sleepSelect.add(new Option('Off', 'off'));
+for (const m of SLEEP_CHOICES) sleepSelect.add(new Option(`${m} minutes`, String(m)));
+sleepSelect.add(new Option('Custom…', 'custom'));
+let sleepFadeTimer = null, sleepEndTimer = null, sleepTick = null;
+let sleepFading = false;
+
+function showSleep() {
+	const text = sleep.text(performance.now());
+	if (sleepLeft.textContent !== text) sleepLeft.textContent = text;
+}
+
+/** Schedules the fade and the stop of a counting timer (again, after any change). */
+function scheduleSleep() {
+	clearTimeout(sleepFadeTimer);
+	clearTimeout(sleepEndTimer);
+	clearInterval(sleepTick);
+	sleepFadeTimer = sleepEndTimer = sleepTick = null;
+	const now = performance.now();
+	const left = sleep.remainingMs(now);
+	if (left !== null) {
+		sleepFadeTimer = setTimeout(() => {
+			sleepFading = true;
+			app.player.fadeOut(sleep.remainingMs(performance.now()) / 1000);
+			showSleep();
+		}, sleep.untilFadeMs(now));
+		sleepEndTimer = setTimeout(endSleep, left);
+		sleepTick = setInterval(showSleep, 250);
+	}
+	showSleep();
+}
+
+/** A time chosen (minutes), or none (null): counting at once while the music plays. */
+function setSleep(minutes) {
+	if (sleepFading) app.player.unfade();
+	sleepFading = false;
+	sleep.set(minutes, app.active ? performance.now() : null);
+	scheduleSleep();
+}
+
+/** The time is up: the fade has ended in silence; the music stops and the stream closes. */
+function endSleep() {
+	sleep.cancel();
+	sleepFading = false;
+	sleepSelect.value = 'off';
+	sleepCustom.hidden = true;
+	scheduleSleep();
+	app.stop();
+	change.textContent = 'Stopped by the sleep timer';
+}
+
+sleepSelect.addEventListener('change', () => {
+	const v = sleepSelect.value;
+	sleepCustom.hidden = v !== 'custom';
+	if (v === 'custom') {
+		sleepMinutes.focus();
+		return;
+	}
+	setSleep(v === 'off' ? null : Number(v));
+});
+$('sleep-form').addEventListener('submit', (e) => {
+	e.preventDefault();
+	const minutes = parseMinutes(sleepMinutes.value);
+	if (minutes === null) {
+		sleepMinutes.reportValidity();
+		return;
+	}
+	setSleep(minutes);
+});
+// It counts while the music plays: from Play, and Stop turns it off.
+app.addEventListener('state', (e) => {
+	if (e.detail.state === 'stopped') {
+		if (sleep.phase(performance.now()) === 'off') return;
+		setSleep(null);
+		sleepSelect.value = 'off';
+		sleepCustom.hidden = true;
+	} else if (sleep.begin(performance.now())) {
+		scheduleSleep();
+	}
+});
+
+// Installable: the service worker (sw.js) keeps the page's shell, so the
+// page opens without the server, and then says it is offline; it looks
+// again every 5 s, and the note goes once the server answers (or a stream
+// opens).
+if ('serviceWorker' in navigator) {
+	const register = () => navigator.serviceWorker.register('sw.js').catch(() => {});
+	if (document.readyState === 'complete') register();
+	else addEventListener('load', register, { once: true });
+}
+const offline = $('offline');
+let offlineTimer = null;
+async function checkOnline() {
+	clearTimeout(offlineTimer);
+	let up = false;
+	try {
+		up = await app.probeServer();
+	} catch { /* not reached */ }
+	offline.hidden = up;
+	if (!up) offlineTimer = setTimeout(checkOnline, 5000);
+}
+checkOnline();
+addEventListener('offline', () => { offline.hidden = false; checkOnline(); });
+addEventListener('online', checkOnline);
+app.connection.addEventListener('open', () => {
+	clearTimeout(offlineTimer);
+	offline.hidden = true;
+});
+
 window.auralis = {
+	sleep,
+	visual,
 	media: mediaActions,
 	stats: () => app.stats(),
 	details: () => app.details(),

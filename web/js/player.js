@@ -6,6 +6,8 @@
 // here, on the main thread (an Opus stream's frames come from opus.js), and
 // the arrays are transferred: the audio thread never parses text.
 
+import { fadeCurve } from './sleep.js';
+
 const WORKLET_URL = new URL('./worklet.js', import.meta.url);
 
 /** Bytes of a base64 string; the native decoder where there is one. */
@@ -54,6 +56,9 @@ export class Player extends EventTarget {
 		this.ctx = null;
 		this.node = null;
 		this.gainNode = null;
+		this.fadeNode = null;     // the sleep timer's fade, after the volume
+		this.analyser = null;     // the worklet's output, for level()
+		this.levelBuffer = null;
 		this.ready = null;
 		this.preparing = null;    // prepare()'s promise: settles when the audio is ready (or could not be)
 		this.wanted = false;      // between start() and stop(): a prepared context may run
@@ -112,7 +117,11 @@ export class Player extends EventTarget {
 				processorOptions: this.sourceRate ? { sourceRate: this.sourceRate } : {},
 			});
 			this.gainNode = new GainNode(this.ctx, { gain: volumeGain(this.volume) });
-			this.node.connect(this.gainNode).connect(this.ctx.destination);
+			this.fadeNode = new GainNode(this.ctx, { gain: 1 });
+			this.node.connect(this.gainNode).connect(this.fadeNode).connect(this.ctx.destination);
+			// What the music's level is (the page's visual), before the volume.
+			this.analyser = new AnalyserNode(this.ctx, { fftSize: 512 });
+			this.node.connect(this.analyser);
 			this.node.port.onmessage = (e) => this.receive(e.data);
 		})();
 		return this.ready;
@@ -186,6 +195,7 @@ export class Player extends EventTarget {
 		const resumed = this.ctx ? this.ctx.resume().catch(() => {}) : null;
 		await ready;
 		await resumed;
+		this.unfade({ now: true });    // a sleep timer's fade ended the last Play
 		this.playGen = ++this.gen;
 		this.last = null;
 		this.post({ type: 'start', gen: this.gen });
@@ -256,6 +266,46 @@ export class Player extends EventTarget {
 		if (!this.gainNode) return;
 		// A short glide: a jump in gain is a click.
 		this.gainNode.gain.setTargetAtTime(volumeGain(volume), this.ctx.currentTime, 0.03);
+	}
+
+	/**
+	 * Fades the music out to silence over `seconds` from now (the sleep
+	 * timer, sleep.js): a curve from the gain there is, so nothing clicks.
+	 * The volume and mute stay the listener's, on their own node.
+	 */
+	fadeOut(seconds) {
+		if (!this.fadeNode) return;
+		const gain = this.fadeNode.gain;
+		const t = this.ctx.currentTime;
+		const from = gain.value;
+		gain.cancelAndHoldAtTime(t);
+		// The curve begins a render quantum on, after the held value.
+		const start = t + 128 / this.ctx.sampleRate;
+		gain.setValueCurveAtTime(fadeCurve(from), start, Math.max(0.05, seconds - (start - t)));
+	}
+
+	/** Undoes a fade: back to full in about a second, or at once with `now` (nothing plays). */
+	unfade({ now = false } = {}) {
+		if (!this.fadeNode) return;
+		const gain = this.fadeNode.gain;
+		const t = this.ctx.currentTime;
+		if (now) {
+			gain.cancelScheduledValues(0);
+			gain.setValueAtTime(1, t);
+			return;
+		}
+		gain.cancelAndHoldAtTime(t);
+		gain.setTargetAtTime(1, t + 128 / this.ctx.sampleRate, 0.3);
+	}
+
+	/** The RMS of the latest 512 frames played (before the volume), 0..1; null before init. */
+	level() {
+		if (!this.analyser) return null;
+		this.levelBuffer ??= new Float32Array(this.analyser.fftSize);
+		this.analyser.getFloatTimeDomainData(this.levelBuffer);
+		let sum = 0;
+		for (const x of this.levelBuffer) sum += x * x;
+		return Math.sqrt(sum / this.levelBuffer.length);
 	}
 
 	/** Frames waiting in the ring now: the last report plus what was sent since. */
