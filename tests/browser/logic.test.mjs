@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PlaybackEngine } from '../../web/js/engine.js';
 import { JitterMeter, TierPolicy, TIERS } from '../../web/js/buffering.js';
-import { backoffDelay, probeVerdict } from '../../web/js/connection.js';
+import { BACK_SPREAD_MS, Connection, backDelay, backoffDelay, probeVerdict } from '../../web/js/connection.js';
 import { waitText } from '../../web/js/auralis.js';
 import * as settings from '../../web/js/settings.js';
 import { toPlanar, decodeBase64 } from '../../web/js/player.js';
@@ -443,6 +443,41 @@ test('while a retry waits: what a probe means, and the words', () => {
 	assert.equal(waitText({}), '');
 });
 
+test('a server a probe finds back is connected to after a moment drawn at random, not at once', async () => {
+	assert.equal(backDelay(() => 0), 0);
+	assert.equal(backDelay(() => 0.5), BACK_SPREAD_MS / 2);
+	assert.ok(backDelay(() => 0.999999) <= BACK_SPREAD_MS);
+	// A connection whose sockets fail at once, a probe that finds the server
+	// away and then back, and a `random` that always draws 0.6.
+	const RealWebSocket = globalThis.WebSocket;
+	const opened = [];
+	globalThis.WebSocket = class {
+		static OPEN = 1;
+		constructor() {
+			opened.push(performance.now());
+			setTimeout(() => this.onclose?.({ code: 1006, reason: '', wasClean: false }), 0);
+		}
+		close() {}
+	};
+	let probes = 0;
+	const connection = new Connection(() => 'ws://127.0.0.1:9/stream',
+		{ random: () => 0.6, probeMs: 20, probe: async () => ++probes >= 3 });
+	try {
+		const back = new Promise((resolve) => connection.addEventListener('server', (e) => {
+			if (e.detail.answers) resolve(performance.now());
+		}));
+		connection.open();
+		const at = await back;
+		while (opened.length < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+		const waited = opened[1] - at;
+		assert.ok(waited >= 0.6 * BACK_SPREAD_MS - 5 && waited < 0.6 * BACK_SPREAD_MS + 150,
+			`connected ${waited.toFixed(0)} ms after the probe found the server back`);
+	} finally {
+		connection.close();
+		globalThis.WebSocket = RealWebSocket;
+	}
+});
+
 test('settings: each field stored alone, over what another tab stored', () => {
 	const store = new Map();
 	const storage = { getItem: (k) => store.get(k) ?? null, setItem: (k, v) => store.set(k, v) };
@@ -527,7 +562,6 @@ test('the page\'s keys: Space, M, ← and →, unless a control takes them itsel
 		assert.equal(keyAction({ key: 'ArrowRight', target: { tagName } }), null, tagName);
 	assert.equal(stepIntensity(0.45, 'raise'), 0.5);
 	assert.equal(stepIntensity(0.45, 'lower'), 0.4);
-
 	assert.equal(stepIntensity(0.98, 'raise'), 1);
 	assert.equal(stepIntensity(0.02, 'lower'), 0);
 });

@@ -356,12 +356,17 @@ test('screenshots of both pages', async (t) => {
 	await page.evaluate(() => document.activeElement?.blur());
 	await sleep(500);
 	await page.screenshot({ path: screenshotPath('screenshot-index.png'), fullPage: true });
+	// What a laptop shows without scrolling.
+	await page.setViewportSize({ width: 1366, height: 768 });
+	await page.screenshot({ path: screenshotPath('screenshot-index-desktop.png') });
+	await page.setViewportSize({ width: 1100, height: 1000 });
 
-	const phone = await browser.newContext({ viewport: { width: 375, height: 700 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
+	const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
 	const small = await phone.newPage();
 	const smallProblems = watchConsole(small);
 	await small.goto(server.url, { waitUntil: 'load' });
 	await small.screenshot({ path: screenshotPath('screenshot-index-phone.png') });
+	await small.screenshot({ path: screenshotPath('screenshot-index-phone-full.png'), fullPage: true });
 	const overflow = await small.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
 	assert.ok(overflow <= 0, `the page is ${overflow} px wider than a phone`);
 	assert.deepEqual(smallProblems, []);

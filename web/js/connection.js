@@ -7,8 +7,11 @@
 //
 // While it waits after a failure, it asks the server cheaply whether it is
 // there (the caller's probe: an HTTP request of the page) about once a
-// second: a server that was seen away and answers again is connected to at
-// once, not at the end of a backoff that may have grown to a minute. A
+// second: a server that was seen away and answers again is connected to
+// within half a second (a moment drawn at random, so that the listeners of
+// a restarted server, whose probes found it back in the same second, do not
+// all arrive in the same instant), not at the end of a backoff that may
+// have grown to a minute. A
 // server that answers HTTP but would not take the WebSocket (websocketd at
 // --maxforks answers the upgrade with 429, which a WebSocket cannot tell) is
 // said to be full, and the backoff stands.
@@ -28,6 +31,14 @@ export const BYE_SOON_MS = 1000;
 
 /** How often the server is probed while a retry waits, in ms (±20 %). */
 export const PROBE_MS = 1000;
+
+/** Once a probe finds the server back, the connection waits 0 to this many ms, at random. */
+export const BACK_SPREAD_MS = 500;
+
+/** The wait before connecting to a server a probe found back, in ms. */
+export function backDelay(random = Math.random) {
+	return Math.round(BACK_SPREAD_MS * random());
+}
 
 /**
  * What a probe's answer means while a retry waits, given what the failed
@@ -210,6 +221,15 @@ export class Connection extends EventTarget {
 		return true;
 	}
 
+	/** Moves the waiting retry to `delayMs` from now (a server found back). */
+	retryIn(delayMs) {
+		if (!this.wanted || this.timer === null) return false;
+		clearTimeout(this.timer);
+		this.timer = setTimeout(() => this.connect(), delayMs);
+		this.emit('retry', { delayMs, attempt: this.attempt, at: performance.now() + delayMs });
+		return true;
+	}
+
 	/** Is a retry waiting? */
 	get waiting() {
 		return this.wanted && this.timer !== null;
@@ -296,7 +316,7 @@ export class Connection extends EventTarget {
 				this.probeSoon(Math.round(this.probeMs * (0.8 + 0.4 * this.random())));
 			} else {
 				this.emit('server', { answers: true, full: verdict === 'full' });
-				if (verdict === 'now') this.retryNow();
+				if (verdict === 'now') this.retryIn(backDelay(this.random));
 			}
 		}, delayMs);
 	}
