@@ -16,12 +16,13 @@ import { extname, join, normalize, sep } from 'node:path';
 import { WebSocketServer } from 'ws';
 import { PlaybackEngine } from '../../web/js/engine.js';
 import { BYE_SOON_MS, byeDelay } from '../../web/js/connection.js';
-import { ROOT, launchBrowser, until, watchConsole } from './harness.mjs';
+import { ROOT, launchBrowser, listPresets, until, watchConsole } from './harness.mjs';
 
 const WEB = join(ROOT, 'web');
 const TYPES = {
 	'.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8',
-	'.css': 'text/css; charset=utf-8', '.svg': 'image/svg+xml',
+	'.css': 'text/css; charset=utf-8', '.svg': 'image/svg+xml', '.png': 'image/png',
+	'.json': 'application/json',
 };
 const SHUTDOWN = 'The server is shutting down';
 
@@ -78,9 +79,15 @@ class FakeServer extends EventEmitter {
 			res.end(JSON.stringify({ uptime_s: 1, sessions_active: 0, sessions_total: 0, sessions: [] }));
 			return;
 		}
+		if (path === '/presets.json') {
+			// As scripts/run serves it beside the pages.
+			res.writeHead(200, { 'content-type': 'application/json' });
+			res.end(JSON.stringify(listPresets()));
+			return;
+		}
 		const file = normalize(join(WEB, path.endsWith('/') ? `${path}index.html` : path));
 		const type = TYPES[extname(file)];
-		if (req.method !== 'GET' || !file.startsWith(WEB + sep) || !type) {
+		if (!['GET', 'HEAD'].includes(req.method) || !file.startsWith(WEB + sep) || !type) {
 			res.writeHead(404);
 			res.end();
 			return;
@@ -94,7 +101,7 @@ class FakeServer extends EventEmitter {
 			return;
 		}
 		res.writeHead(200, { 'content-type': type, 'cache-control': 'no-store' });
-		res.end(body);
+		res.end(req.method === 'HEAD' ? undefined : body);
 	}
 
 	accept(ws, req) {
