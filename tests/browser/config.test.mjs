@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, freePort, launchBrowser, sleep, until, watchConsole } from './harness.mjs';
 
@@ -38,11 +38,17 @@ class Run {
 		return `http://127.0.0.1:${this.port}/`;
 	}
 
-	/** SIGTERM drains and stops everything it started; it waits for that. */
+	/**
+	 * SIGTERM drains and stops everything it started; it waits for that,
+	 * then removes the shared-memory segment the node made at its start.
+	 */
 	async stop() {
 		if (!this.proc || this.proc.exitCode !== null || this.proc.signalCode !== null) return;
 		this.proc.kill('SIGTERM');
-		if (await Promise.race([this.exited.then(() => true), sleep(15000).then(() => false)])) return;
+		if (await Promise.race([this.exited.then(() => true), sleep(15000).then(() => false)])) {
+			rmSync(`/dev/shm${this.shm}`, { force: true });
+			return;
+		}
 		this.proc.kill('SIGTERM');    // a second one stops at once
 		await Promise.race([this.exited, sleep(5000)]);
 		throw new Error(`scripts/run did not stop: ${this.log}`);
