@@ -128,6 +128,7 @@ struct pending_ack {
 
 struct chunker {
 	const struct options *opt;
+	int playing_nice;       /* --playing-nice until the stream plays, then 0 */
 	size_t frames;          /* frames per chunk */
 	size_t frame_bytes;
 	size_t chunk_bytes;
@@ -576,11 +577,7 @@ send_chunk(struct chunker *ck, size_t frames, bool last)
 		shm_count(ck->slot, SHM_CHUNKS_LATE, 1);
 	shm_gauge_set(ck->slot, SHM_GAUGE_MUSIC_S, (double)(t_ms + ck->opt->chunk_ms) / 1000);
 	ck->seq++;
-	/* A second of music out: the stream plays (stream.h). */
-	if (ck->opt->playing_nice && (int64_t)ck->seq * ck->opt->chunk_ms >= STREAM_PLAYING_MS &&
-	    (int64_t)(ck->seq - 1) * ck->opt->chunk_ms < STREAM_PLAYING_MS &&
-	    stream_lower_priority((int)ck->opt->playing_nice) < 0)
-		warnf("--playing-nice:");
+	stream_playing_check(&ck->playing_nice, (int64_t)ck->seq * ck->opt->chunk_ms);
 	return 0;
 }
 
@@ -690,6 +687,7 @@ main(int argc, char **argv)
 		opt.session = generated;
 	}
 
+	ck.playing_nice = (int)opt.playing_nice;
 	ck.frames = (size_t)(opt.rate * opt.chunk_ms / 1000);
 	ck.frame_bytes = 2 * (size_t)opt.channels;
 	ck.chunk_bytes = ck.frames * ck.frame_bytes;

@@ -211,20 +211,6 @@ stopping(const struct renderer *r)
 	return stop_signal || r->out_end.ended || r->failed;
 }
 
-/*
- * Once the stream has a second of music out, it is playing (stream.h):
- * its priority drops by --playing-nice, once.
- */
-static void
-playing_check(struct renderer *r)
-{
-	if (r->playing_nice <= 0 || r->frame < r->opt->rate * STREAM_PLAYING_MS / 1000)
-		return;
-	if (stream_lower_priority(r->playing_nice) < 0)
-		warnf("--playing-nice:");
-	r->playing_nice = 0;
-}
-
 /* Renders up to (not including) frame `to`. */
 static void
 render_to(struct renderer *r, int64_t to)
@@ -235,7 +221,7 @@ render_to(struct renderer *r, int64_t to)
 		synth_block(r, n);
 		emit_frames(r, n);
 		r->frame += (int64_t)n;
-		playing_check(r);
+		stream_playing_check(&r->playing_nice, r->frame * 1000 / r->opt->rate);
 	}
 }
 

@@ -9,6 +9,8 @@
 #ifndef AUR_STREAM_H
 #define AUR_STREAM_H
 
+#include <stdint.h>
+
 /* Music the composer writes at once when a live stream starts. */
 #define STREAM_PREFILL_US 300000
 /* After that, how far ahead of its time it writes each event (--lookahead). */
@@ -32,9 +34,11 @@
 #define STREAM_PLAYING_NICE 10
 
 /*
- * Lowers the calling process's priority by `by` nice steps (0 does
- * nothing; the nice value stops at 19).  Returns 0, or -1 with errno.
+ * Called as a stream's music goes out, music_ms of it so far: once that is
+ * STREAM_PLAYING_MS, lowers the calling process's priority by *by nice
+ * steps (the nice value stops at 19), and sets *by to 0, so that it
+ * happens once; 0 does nothing.  Warns when the kernel refuses.
  */
-int stream_lower_priority(int by);
+void stream_playing_check(int *by, int64_t music_ms);
 
 #endif
