@@ -251,3 +251,24 @@ export async function until(page, fn, arg, { timeout = 10000, what = 'a conditio
 	});
 	return handle.jsonValue();
 }
+
+/**
+ * Opens url in a new page of context (at viewport, when given), watching its
+ * console; resolves once the page's script has set up window.auralis.
+ * Returns { page, problems } (problems: watchConsole's list).
+ */
+export async function openPage(context, url, { viewport } = {}) {
+	const page = await context.newPage();
+	if (viewport) await page.setViewportSize(viewport);
+	const problems = watchConsole(page);
+	await page.goto(url, { waitUntil: 'load' });
+	await until(page, () => window.auralis !== undefined, null, { what: 'window.auralis' });
+	return { page, problems };
+}
+
+/** Presses Play and waits, 5 s at most, until the page plays and frames have been played. */
+export async function play(page) {
+	await page.click('#play');
+	await until(page, () => window.auralis.stats().state === 'playing' && window.auralis.stats().framesPlayed > 0,
+		null, { timeout: 5000, what: 'playing' });
+}

@@ -7,7 +7,7 @@
 // is in view at 1366×768.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServerAndBrowser, stopServerAndBrowser, until, watchConsole } from './harness.mjs';
+import { openPage, play, startServerAndBrowser, stopServerAndBrowser, until } from './harness.mjs';
 
 const NETWORK_NOISE = /WebSocket connection to .* failed|Failed to load resource|ERR_CONNECTION_REFUSED/;
 
@@ -19,21 +19,6 @@ before(async () => {
 
 after(() => stopServerAndBrowser({ server, browser }));
 
-async function openPage(context, { viewport } = {}) {
-	const page = await context.newPage();
-	if (viewport) await page.setViewportSize(viewport);
-	const problems = watchConsole(page);
-	await page.goto(server.url, { waitUntil: 'load' });
-	await until(page, () => window.auralis !== undefined, null, { what: 'window.auralis' });
-	return { page, problems };
-}
-
-async function play(page) {
-	await page.click('#play');
-	await until(page, () => window.auralis.stats().state === 'playing' && window.auralis.stats().framesPlayed > 0, null,
-		{ timeout: 5000, what: 'playing' });
-}
-
 /** Frames flow: more played a while after than now. */
 async function framesFlow(page, what) {
 	const from = await page.evaluate(() => window.auralis.stats().framesPlayed);
@@ -43,7 +28,7 @@ async function framesFlow(page, what) {
 test('audio the system suspends plays again, or the page says it is paused and a click resumes it', async (t) => {
 	const context = await browser.newContext();
 	t.after(() => context.close());
-	const { page, problems } = await openPage(context);
+	const { page, problems } = await openPage(context, server.url);
 	await play(page);
 
 	// Suspended (a call, the system): the page asks it to run again.
@@ -76,8 +61,8 @@ test('audio the system suspends plays again, or the page says it is paused and a
 test('two tabs: each change is kept, and the other tab follows it', async (t) => {
 	const context = await browser.newContext();
 	t.after(() => context.close());
-	const a = await openPage(context);
-	const b = await openPage(context);
+	const a = await openPage(context, server.url);
+	const b = await openPage(context, server.url);
 	await a.page.selectOption('#key', 'E');
 	// B follows A at once.
 	await until(b.page, () => document.getElementById('key').value === 'E', null,
@@ -108,7 +93,7 @@ test('two tabs: each change is kept, and the other tab follows it', async (t) =>
 test('nothing stale: the latency after Stop, changes while stopped, "Now playing" in silence, a preset changed by hand', async (t) => {
 	const context = await browser.newContext();
 	t.after(() => context.close());
-	const { page, problems } = await openPage(context);
+	const { page, problems } = await openPage(context, server.url);
 	// A change while stopped is answered.
 	await page.getByRole('button', { name: /^Focus/ }).click();
 	assert.equal(await page.textContent('#change'), 'Preset Focus — kept; heard when you press Play');
@@ -148,7 +133,7 @@ test('nothing stale: the latency after Stop, changes while stopped, "Now playing
 test('at 1366×768 the error line is in view, by the status', async (t) => {
 	const context = await browser.newContext({ viewport: { width: 1366, height: 768 } });
 	t.after(() => context.close());
-	const { page, problems } = await openPage(context);
+	const { page, problems } = await openPage(context, server.url);
 	await play(page);
 	await page.evaluate(() => window.auralis.session.send('control', { bpm: 500 }));
 	await until(page, () => !document.getElementById('problem').hidden, null, { timeout: 5000, what: 'the error' });

@@ -8,7 +8,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FADE_MINUTES, SleepTimer, fadeCurve, formatRemaining, parseMinutes } from '../../web/js/sleep.js';
-import { startServerAndBrowser, stopServerAndBrowser, until, watchConsole } from './harness.mjs';
+import { openPage, play, startServerAndBrowser, stopServerAndBrowser, until } from './harness.mjs';
 
 test('sleep.js: minutes typed, the time left in words, the phases of a timer', () => {
 	for (const [text, want] of [['30', 30], [' 7 ', 7], ['720', 720], ['0', null], ['721', null], ['1.5', null],
@@ -61,17 +61,7 @@ after(() => stopServerAndBrowser({ server, browser }));
 async function openPlaying(t) {
 	const context = await browser.newContext();
 	t.after(() => context.close());
-	const page = await context.newPage();
-	const problems = watchConsole(page);
-	await page.goto(`${server.url}?sleep-minute=1000`, { waitUntil: 'load' });
-	await until(page, () => window.auralis !== undefined, null, { what: 'window.auralis' });
-	return { page, problems };
-}
-
-async function play(page) {
-	await page.click('#play');
-	await until(page, () => window.auralis.stats().state === 'playing' && window.auralis.stats().framesPlayed > 0,
-		null, { timeout: 5000, what: 'playing' });
+	return openPage(context, `${server.url}?sleep-minute=1000`);
 }
 
 test('the timer counts down, fades the music over its last minute, then stops and closes the stream', async (t) => {

@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FPS, harmonyHue, shouldRun, smoothLevel } from '../../web/js/visual.js';
-import { startServerAndBrowser, stopServerAndBrowser, until, watchConsole } from './harness.mjs';
+import { openPage, play, startServerAndBrowser, stopServerAndBrowser, until } from './harness.mjs';
 
 test('visual.js: the level rises quickly and falls slowly; the hue follows the harmony; when it runs', () => {
 	let up = 0;
@@ -42,17 +42,7 @@ after(() => stopServerAndBrowser({ server, browser }));
 async function open(t, options = {}) {
 	const context = await browser.newContext(options);
 	t.after(() => context.close());
-	const page = await context.newPage();
-	const problems = watchConsole(page);
-	await page.goto(server.url, { waitUntil: 'load' });
-	await until(page, () => window.auralis !== undefined, null, { what: 'window.auralis' });
-	return { page, problems };
-}
-
-async function play(page) {
-	await page.click('#play');
-	await until(page, () => window.auralis.stats().state === 'playing' && window.auralis.stats().framesPlayed > 0,
-		null, { timeout: 5000, what: 'playing' });
+	return openPage(context, server.url);
 }
 
 /** Waits until `seconds` more of the stream have played: the music is the clock. */
