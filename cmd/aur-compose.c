@@ -76,8 +76,8 @@ static const char usage_text[] =
 	"  -d, --duration SECONDS  compose this much music, then `end`\n"
 	"  -b, --bars N            compose N bars (of 4 beats at the first tempo)\n"
 	"  -l, --live              pace the events by the clock, read controls\n"
-	"  -p, --preset NAME       focus (the default), meditation, sleep or bright:\n"
-	"                          key, mode, tempo, intensity and sounds\n"
+	"  -p, --preset NAME       key, mode, tempo, intensity and sounds at once:\n"
+	"                          one of --list-presets (default: the first)\n"
 	"  -k, --key KEY           tonic: C, C#, Db, D, ... Bb, B\n"
 	"  -m, --mode MODE         ionian (major), dorian, phrygian, lydian,\n"
 	"                          mixolydian or aeolian (minor)\n"
@@ -733,7 +733,10 @@ parse_options(int argc, char **argv, struct options *opt)
 	/* The preset first, then what was given explicitly. */
 	preset = opt->preset ? compose_preset_find(opt->preset) : &compose_presets[0];
 	if (!preset) {
-		warnf("--preset: expected focus, meditation, sleep or bright, not '%s'", opt->preset);
+		char names[COMPOSE_PRESET_NAMES_MAX];
+
+		warnf("--preset: expected %s, not '%s'",
+		    compose_preset_names(names, sizeof names), opt->preset);
 		bad = 1;
 		preset = &compose_presets[0];
 	}

@@ -31,6 +31,7 @@
  */
 #include "compose.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -100,6 +101,24 @@ compose_preset_find(const char *name)
 		if (!strcasecmp(name, compose_presets[i].name))
 			return &compose_presets[i];
 	return NULL;
+}
+
+char *
+compose_preset_names(char *buf, size_t size)
+{
+	size_t len = 0;
+
+	if (size)
+		buf[0] = '\0';
+	for (int i = 0; i < compose_preset_count && len < size; i++) {
+		const char *sep = i == 0 ? "" : i == compose_preset_count - 1 ? " or " : ", ";
+		int n = snprintf(buf + len, size - len, "%s%s", sep, compose_presets[i].name);
+
+		if (n < 0)
+			break;
+		len += (size_t)n;
+	}
+	return buf;
 }
 
 unsigned

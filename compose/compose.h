@@ -21,6 +21,7 @@
 #define AUR_COMPOSE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "note.h"
@@ -72,6 +73,14 @@ extern const int compose_preset_count;
 
 /* The preset called name (any case), or NULL. */
 const struct compose_preset *compose_preset_find(const char *name);
+
+/*
+ * The presets' names as a sentence for messages, "focus, meditation, sleep
+ * or bright", in buf of size bytes (cut short, but terminated, when it does
+ * not fit).  Returns buf.
+ */
+#define COMPOSE_PRESET_NAMES_MAX 128
+char *compose_preset_names(char *buf, size_t size);
 
 /*
  * Parses a key name: a letter A..G (any case) and an optional '#' or 'b'

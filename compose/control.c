@@ -200,8 +200,10 @@ preset_parse(struct reason *why, json_t *obj, struct control_msg *msg)
 	if (!field_string(why, "name", v, &name))
 		return false;
 	if (!(msg->preset = compose_preset_find(name))) {
-		reject(why, "unknown preset '%.*s' (expected focus, meditation, sleep or bright)",
-		    QUOTE_MAX, name);
+		char names[COMPOSE_PRESET_NAMES_MAX];
+
+		reject(why, "unknown preset '%.*s' (expected %s)", QUOTE_MAX, name,
+		    compose_preset_names(names, sizeof names));
 		return false;
 	}
 	return true;

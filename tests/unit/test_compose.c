@@ -268,6 +268,13 @@ test_names(void)
 	CHECK(compose_preset_find("loud") == NULL);
 	for (int i = 0; i < compose_preset_count; i++)
 		CHECK(compose_params_valid(&compose_presets[i].params));
+
+	/* The names for messages come from the same table, whole or cut short. */
+	char names[COMPOSE_PRESET_NAMES_MAX];
+	CHECK(!strcmp(compose_preset_names(names, sizeof names), "focus, meditation, sleep or bright"));
+	CHECK(!strcmp(compose_preset_names(names, 9), "focus, m"));
+	CHECK(!strcmp(compose_preset_names(names, 1), ""));
+	CHECK(compose_preset_names(names, 0) == names);
 }
 
 /* The diminished degree of a mode: its fifth is a tritone. */
