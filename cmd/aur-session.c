@@ -104,7 +104,7 @@ static const char usage_text[] =
 	"\n"
 	"exit status: 0 the stream ended (the listener left, a signal stopped it,\n"
 	"or a bad query string was answered), 1 runtime failure (the stream could\n"
-	"not start), 2 usage.\n";
+	"not start, or broke), 2 usage.\n";
 
 /* The start the query string chose. */
 struct start {
@@ -129,7 +129,7 @@ struct session {
 	int compose_status;     /* aur-compose's wait status, once reaped */
 	int compose_err;        /* read end of aur-compose's standard error, or -1 */
 	int sigfd;              /* SIGCHLD and the stop signals */
-	int stop;               /* the stop signal that came, or 0 */
+	int stop;               /* the stop signal that came, -1 when poll failed, or 0 */
 };
 
 /* The query parameters that are ours, and aur-compose's options for them; any other is ignored. */
@@ -434,6 +434,19 @@ signals_take(struct session *s)
 }
 
 /*
+ * A poll that failed other than by a signal ends the session as a stop
+ * signal would, so that its children are still stopped and reaped.
+ */
+static void
+poll_failed(struct session *s)
+{
+	if (errno == EINTR)
+		return;
+	warnf("poll:");
+	s->stop = -1;
+}
+
+/*
  * Polls fd for events and the signal descriptor, taking the signals.
  * Returns fd's revents (0 when only a signal came).
  */
@@ -446,8 +459,7 @@ poll_with_signals(struct session *s, int fd, short events)
 	};
 
 	if (poll(pfd, fd >= 0 ? 2 : 1, -1) < 0) {
-		if (errno != EINTR)
-			dief(AUR_EXIT_FAILURE, "poll:");
+		poll_failed(s);
 		return 0;
 	}
 	if (pfd[0].revents)
@@ -577,8 +589,7 @@ compose_started(struct session *s, int notes, struct message *said)
 		};
 
 		if (poll(pfd, s->compose_err >= 0 ? 3 : 2, -1) < 0) {
-			if (errno != EINTR)
-				dief(AUR_EXIT_FAILURE, "poll:");
+			poll_failed(s);
 			continue;
 		}
 		if (pfd[0].revents)
@@ -855,7 +866,7 @@ main(int argc, char **argv)
 		if (started == START_REFUSED)
 			send_error(&words);
 		session_stop(&s);
-		return AUR_EXIT_OK;
+		return s.stop < 0 ? AUR_EXIT_FAILURE : AUR_EXIT_OK;
 	}
 	rc = pipeline_start(&s, &st, notes);
 	if (rc < 0)
@@ -866,7 +877,7 @@ main(int argc, char **argv)
 			compose_err_read(&s, NULL);
 	}
 	session_stop(&s);
-	return AUR_EXIT_OK;
+	return s.stop < 0 ? AUR_EXIT_FAILURE : AUR_EXIT_OK;
 
 failed:
 	words.len = 0;
