@@ -138,19 +138,23 @@ render_pids() {
 @test "200 connections in a burst: the excess gets 429, the others are not harmed" {
 	OWN_SERVER=1
 	MAX_FORKS=8 server_start burst
-	$WS_CLIENT --url "$WS_URL" --seconds 12 --clients 200 > burst.json
+	$WS_CLIENT --url "$WS_URL" --seconds 20 --after-audio 6 --clients 200 > burst.json
 	jq -c '[group_by(.http_status)[] | {status: .[0].http_status, n: length}]' burst.json
 	accepted=$(jq '[.[] | select(.hello != null)] | length' burst.json)
 	refused=$(jq '[.[] | select(.http_status == 429)] | length' burst.json)
 	echo "accepted $accepted, refused $refused"
 	[ "$accepted" -ge 1 ] && [ "$accepted" -le 8 ]
 	[ $((accepted + refused)) -eq 200 ]
-	# Not harmed: whole, even streams that keep up with real time once
-	# started.  Eight sessions starting at once take up to about 2 s, more on
-	# a busy machine (tests/cli/stream.bats, ten listeners): within 10 s.
-	jq -c '[.[] | select(.hello != null) | {audio, seq_gaps, max_gap_ms, first_audio_ms}]' burst.json
-	jq -e '[.[] | select(.hello != null)] | all(.first_audio_ms < 10000 and .seq_gaps == 0
-		and .max_gap_ms < 400 and .audio >= (12000 - .first_audio_ms) / 100 - 5)' burst.json
+	# Not harmed: whole streams that keep up with real time once started,
+	# and even once all eight play (as tests/cli/stream.bats asks of ten
+	# listeners at once, where a playing stream yields to starting ones).
+	# Eight sessions starting at once take up to about 2 s, more on a busy
+	# machine: within 10 s.
+	jq -c '[.[] | select(.hello != null) | {audio, seq_gaps, max_gap_ms, long_gaps, first_audio_ms}]' burst.json
+	jq -e '[.[] | select(.hello != null)] | (map(.first_audio_ms) | max + 1500) as $steady
+		| all(.first_audio_ms < 10000 and .seq_gaps == 0 and .max_gap_ms < 3000
+		and all(.long_gaps[]; .[0] - .[1] < $steady or .[1] < 400)
+		and .audio >= 6000 / 100 + 3 - 5)' burst.json
 }
 
 @test "a draining node sends listeners on: a new one at once, one playing at the move time" {

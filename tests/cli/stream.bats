@@ -151,23 +151,29 @@ setup() {
 }
 
 @test "ten listeners at once each get their own uninterrupted stream" {
-	$WS_CLIENT --url "$WS_URL" --seconds 12 --clients 10 > out.json
-	jq -c '.[] | {audio, seq_gaps, max_gap_ms, first_audio_ms, late}' out.json
+	$WS_CLIENT --url "$WS_URL" --seconds 20 --after-audio 6 --clients 10 > out.json
+	jq -c '.[] | {audio, seq_gaps, max_gap_ms, long_gaps, first_audio_ms}' out.json
 	jq -e 'length == 10' out.json
 	jq -e '[.[].hello.session] | unique | length == 10' out.json
-	# Each stream, once started, is whole and even, and keeps up with real
-	# time: a chunk every 100 ms from its first (plus the 0.3 s sent at once),
-	# give or take five.  How soon ten start at once is a matter of start-up
+	# Each stream, once started, is whole and keeps up with real time: over
+	# the 6 s each listens, a chunk every 100 ms from its first (plus the
+	# 0.3 s sent at once), give or take five.  How soon ten start at once is a matter of start-up
 	# cost: with the warm renderer (docs/performance.md, "Start") a few tens
 	# of milliseconds of CPU a session, well under a second for ten on two
 	# idle cores; the tight figure is the benchmark's.  Here, with room for a
 	# busy machine and the sanitizers, every one must start within 10 s.
-	jq -e 'all(.[]; .first_audio_ms < 10000 and .seq_gaps == 0 and .bad_sizes == 0
-		and .max_gap_ms < 400 and .audio >= (12000 - .first_audio_ms) / 100 - 5)' out.json
+	# While others start, a stream that plays yields to them (docs/
+	# performance.md, "Starting under load"): on a machine busy with other
+	# work it may wait longer than the 0.3 s a page holds, never seconds.
+	# Once all have played 1.5 s, every stream is even.
+	jq -e '(map(.first_audio_ms) | max + 1500) as $steady
+		| all(.[]; .first_audio_ms < 10000 and .seq_gaps == 0 and .bad_sizes == 0
+		and .audio >= 6000 / 100 + 3 - 5 and .max_gap_ms < 3000
+		and all(.long_gaps[]; .[0] - .[1] < $steady or .[1] < 400))' out.json
 }
 
 @test "forty listeners at once all hear sound, each from a render child of the warm renderer" {
-	$WS_CLIENT --url "$WS_URL" --seconds 12 --clients 40 > out.json
+	$WS_CLIENT --url "$WS_URL" --seconds 20 --after-audio 2 --clients 40 > out.json
 	jq -c '[.[].first_audio_ms] | sort | {started: length, first: .[0], median: .[20], last: .[-1]}' out.json
 	jq -e 'length == 40 and ([.[].hello.session] | unique | length == 40)' out.json
 	# The benchmark holds them to 1.5 s on two idle cores; a test allows a

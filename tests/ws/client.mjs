@@ -8,6 +8,11 @@
 //   node tests/ws/client.mjs --url ws://127.0.0.1:8080/stream --seconds 5 \
 //        [--clients N] [--pcm FILE] [--send MS:JSON]... [--raw-log FILE] [--stop-reading MS]
 //        [--send-big MS:BYTES] [--reset MS] [--messages FILE] [--reconnect]
+//        [--after-audio SECONDS]
+//
+// --after-audio S: each client leaves S seconds after its first audio
+// message (and still after --seconds in all at the latest), so that a test
+// of many listeners lasts as long as their start takes, not a fixed span.
 //
 // --send times count from the connection's opening, or with --send-from audio
 // from the first audio message: for messages that must land in a given span
@@ -38,6 +43,10 @@
 //
 // A chunk is "on time" when it arrives within 150 ms of its schedule: the
 // arrival of the first audio plus its music time beyond the 0.3 s prefill.
+// "max_gap_ms" is the longest wait between two audio messages of a
+// connection; "long_gaps" lists each wait of more than 200 ms as [ms since
+// the client connected, ms waited], so that a test can ask for an even
+// stream after some moment (once every listener of a burst has started).
 import { createWriteStream } from 'node:fs';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
@@ -58,6 +67,7 @@ const { values: opt } = parseArgs({
 		messages: { type: 'string' },
 		'send-from': { type: 'string', default: 'open' },
 		reconnect: { type: 'boolean', default: false },
+		'after-audio': { type: 'string' },
 	},
 });
 if (!opt.url) {
@@ -69,12 +79,14 @@ if (opt['send-from'] !== 'open' && opt['send-from'] !== 'audio') {
 	process.exit(2);
 }
 const seconds = Number(opt.seconds);
+const afterAudio = opt['after-audio'] === undefined ? null : Number(opt['after-audio']);
 const prefill = Number(opt.prefill);
 const sends = opt.send.map((s) => {
 	const i = s.indexOf(':');
 	return { at: Number(s.slice(0, i)), text: s.slice(i + 1) };
 });
 
+const LONG_GAP_MS = 200;
 function percentile(sorted, p) {
 	if (!sorted.length) return null;
 	return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
@@ -85,7 +97,7 @@ function listen(index) {
 		const s = {
 			hello: null, first_message: null, audio: 0, first_audio_ms: null, bytes_ok: 0,
 			bad_sizes: 0, seq_gaps: 0, last_seq: -1, t_errors: 0, order_errors: 0,
-			acks: [], errors: [], max_gap_ms: 0, on_time: 0, late: 0, lateness_ms: [],
+			acks: [], errors: [], max_gap_ms: 0, long_gaps: [], on_time: 0, late: 0, lateness_ms: [],
 			closed_by_server: false, close_code: null, parse_errors: 0, last: false,
 			wire_bytes: 0, wire_kbps: null, kbps_seen: [],
 			bye: null, byes: 0, connections: 0, sessions: [], bye_gaps_ms: [], bye_gap_ms: null,
@@ -105,7 +117,7 @@ function listen(index) {
 		const origin = opt.origin ?? `http://${new URL(opt.url).host}`;
 		const timers = [];
 		let ws = null;                  // the current connection; others are retired
-		let finished = false, done = false, deadline = null, retry = null;
+		let finished = false, done = false, deadline = null, retry = null, leave = null;
 
 		const scheduleSends = () => {
 			for (const { at, text } of sends) {
@@ -205,9 +217,16 @@ function listen(index) {
 						if (s.first_audio_ms === null) {
 							s.first_audio_ms = now - started;
 							if (opt['send-from'] === 'audio') scheduleSends();
+							if (afterAudio !== null) {
+								clearTimeout(deadline);
+								deadline = setTimeout(leave,
+									Math.min(afterAudio * 1000, seconds * 1000 - s.first_audio_ms));
+							}
 						}
 					} else {
 						s.max_gap_ms = Math.max(s.max_gap_ms, now - lastAudioAt);
+						if (now - lastAudioAt > LONG_GAP_MS)
+							s.long_gaps.push([Math.round(now - started), Math.round(now - lastAudioAt)]);
 					}
 					lastAudioAt = lastHeardAt = now;
 					const due = firstAudioAt + Math.max(0, m.t - prefill) * 1000;
@@ -280,13 +299,14 @@ function listen(index) {
 			if (rawLog) rawLog.end();
 			resolve(s);
 		};
-		deadline = setTimeout(() => {
+		leave = () => {
 			done = true;
 			if (finished) return;
 			if (ws && (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING))
 				ws.terminate();
 			else finish();
-		}, seconds * 1000);
+		};
+		deadline = setTimeout(leave, seconds * 1000);
 		connect();
 	});
 }
