@@ -1,8 +1,8 @@
-// visual.js - a slow picture that follows the music: three soft waves behind
-// "Now playing" whose height follows the music's level and whose colour
-// follows the harmony heard (the key and mode, once a change is heard). The
-// stream carries no chord changes (protocol.md): the level is all it hears
-// of the music from moment to moment.
+// visual.js - a slow picture that follows the music: three soft waves in a
+// low band along the foot of "Now playing", below its words, whose height
+// follows the music's level and whose colour follows the harmony heard (the
+// key and mode, once a change is heard). The stream carries no chord changes
+// (protocol.md): the level is all it hears of the music from moment to moment.
 //
 // Cheap on purpose: a small canvas drawn FPS times a second from a timer
 // (no requestAnimationFrame, which would wake the page at the screen's
@@ -13,12 +13,23 @@
 //
 // The numbers (smoothing, hue) are plain functions, tested in Node.
 
-/** Frames a second: slow music needs no more. */
-export const FPS = 10;
+/**
+ * Frames a second: slow music needs no more. What a frame costs is mostly
+ * the page's frame (the commit, the compositor), whatever the canvas's size,
+ * so the rate is what keeps the waves cheap: about 4 % of a core at ten
+ * frames a second in Chromium, about 2 at five (docs/performance.md).
+ */
+export const FPS = 5;
 
-/** How the drawn level follows the heard one: quick to rise, slow to fall, per frame. */
-const ATTACK = 0.35;
-const RELEASE = 0.08;
+/**
+ * How the drawn level follows the heard one: quick to rise, slow to fall,
+ * per frame (at FPS; in time what 0.35 and 0.08 were at ten a second).
+ */
+const ATTACK = 0.58;
+const RELEASE = 0.15;
+
+/** How far the waves drift each frame, radians: half a radian a second. */
+const DRIFT = 0.5 / FPS;
 
 /** The level drawn next, from the one drawn now and the RMS heard (0..1). */
 export function smoothLevel(drawn, heard) {
@@ -101,7 +112,7 @@ export class Visual {
 	frame() {
 		const heard = this.level?.() ?? 0;
 		this.drawn = smoothLevel(this.drawn, heard);
-		this.phase += 0.06;
+		this.phase += DRIFT;
 		this.draw();
 		this.frames++;
 	}
@@ -119,7 +130,7 @@ export class Visual {
 		const g = c.getContext('2d');
 		g.clearRect(0, 0, w, h);
 		g.lineWidth = 1.5 * scale;
-		const mid = h * 0.55;
+		const mid = h * 0.5;
 		for (let i = 0; i < 3; i++) {
 			const amp = h * (0.06 + 0.32 * this.drawn) * (1 - i * 0.25);
 			const k = (2 + i * 0.7) * Math.PI / w;
