@@ -335,6 +335,7 @@ test('the page\'s keys: Space plays and stops, M mutes, the arrows change the in
 	const { page } = await open(t);
 	await play(page);
 	assert.match(await page.textContent('#keys-help'), /Space.*M.*intensity/);
+	assert.ok(await page.isVisible('#keys-help'), 'the keys are said where there is a keyboard');
 	// Nothing focused that takes keys itself.
 	await page.evaluate(() => document.activeElement?.blur());
 	const intensity = Number(await page.inputValue('#intensity'));
@@ -401,7 +402,7 @@ test('screenshots of the listening page, playing', async (t) => {
 	assert.deepEqual(problems, []);
 });
 
-test('on a phone: no wider than the screen', async (t) => {
+test('on a phone: no wider than the screen, no keys to speak of, and a tagline that breaks evenly', async (t) => {
 	const { page, problems } = await open(t,
 		{ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
 	await page.screenshot({ path: screenshotPath('screenshot-index-phone.png') });
@@ -413,10 +414,26 @@ test('on a phone: no wider than the screen', async (t) => {
 	await page.setViewportSize({ width: 390, height: 844 });
 	const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
 	assert.ok(overflow <= 0, `the page is ${overflow} px wider than a phone`);
+	// A touch screen without a pointer that hovers: the keys' line is not shown.
+	assert.equal(await page.evaluate(() => matchMedia('(hover: none) and (pointer: coarse)').matches), true);
+	assert.equal(await page.isVisible('#keys-help'), false, 'no keys on a phone');
+	// The tagline's last line holds more than one word.
+	const lines = await page.$eval('.tagline', (el) => {
+		const text = el.firstChild, range = document.createRange(), byLine = new Map();
+		for (const m of text.data.matchAll(/\S+/g)) {
+			range.setStart(text, m.index);
+			range.setEnd(text, m.index + m[0].length);
+			const top = Math.round(range.getBoundingClientRect().top);
+			byLine.set(top, [...(byLine.get(top) ?? []), m[0]]);
+		}
+		return [...byLine.values()].map((words) => words.join(' '));
+	});
+	t.diagnostic(`the tagline on a phone: ${lines.map((l) => `"${l}"`).join(' / ')}`);
+	assert.ok(lines.at(-1).split(' ').length > 1, `the tagline ends on one word: ${lines.join(' / ')}`);
 	assert.deepEqual(problems, []);
 });
 
-test('the diagnostics page: its figures and aur-stat\'s counters', async (t) => {
+test('the diagnostics page: its figures, its plots in their units, and aur-stat\'s counters', async (t) => {
 	// aur-stat where it is built.
 	const stat = new Stat(server.shm);
 	t.after(() => stat.stop());
@@ -448,6 +465,8 @@ test('the diagnostics page: its figures and aur-stat\'s counters', async (t) => 
 		assert.equal(statText, 'aur-stat unreachable');
 		assert.ok(await debug.isVisible('#stat-hint'));
 	}
+	// aur-stat's address as it is written, not in the heading's capitals.
+	assert.equal(await debug.$eval('#stat-url', (el) => getComputedStyle(el).textTransform), 'none');
 	const d = await debug.evaluate(() => window.auralis.stats());
 	t.diagnostic(`diagnostics page: buffer ${d.bufferMs} ms, target ${d.targetMs} ms, underruns ${d.underruns}, latency ${d.lastLatencyMs} ms`);
 	// The stream's coding and what the link carries.
@@ -455,6 +474,9 @@ test('the diagnostics page: its figures and aur-stat\'s counters', async (t) => 
 	assert.match(await debug.textContent('#f-kbps'), /^\d+ kbit\/s$/);
 	assert.equal(await debug.textContent('#f-ladder'), '[96] → 64 → 32');
 	assert.equal(await debug.textContent('#f-decoder'), 'WebCodecs · 0 errors');
+	// Each plot's axis in the unit of what it plots.
+	assert.deepEqual(await debug.evaluate(() => Object.fromEntries(Object.entries(window.auralis.plots).map(([k, p]) => [k, p.unit]))),
+		{ buffer: 'ms', jitter: 'ms', arrivals: 'ms', link: 'kbit/s', latency: 'ms' });
 	assert.deepEqual(problems.filter((p) => !NETWORK_NOISE.test(p)), []);
 });
 

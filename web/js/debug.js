@@ -40,7 +40,7 @@ const plots = {
 		series: [{ color: ACCENT, style: 'dots', radius: 1.8 }],
 	}),
 	link: new TimePlot($('plot-link'), {
-		minMax: 160,
+		minMax: 160, unit: 'kbit/s',
 		series: [{ color: ACCENT, style: 'line' }, { color: WARN, style: 'step', dash: [5, 4], width: 1.4 }],
 	}),
 	latency: new TimePlot($('plot-latency'), {
@@ -194,4 +194,4 @@ statBase().then((base) => {
 	pollMetrics();
 });
 
-window.auralis = { stats: () => app.stats(), details: () => app.details(), play: () => app.play(), stop: () => app.stop(), session: app };
+window.auralis = { stats: () => app.stats(), details: () => app.details(), play: () => app.play(), stop: () => app.stop(), session: app, plots };
