@@ -2,8 +2,8 @@
 // there, or full, against real servers (websocketd + aur-session) stopped
 // and started again: a first Play with the server away recovers once it is
 // back, without a reload; after an outage the page hears a server that is
-// back within about a second (it probes, rather than waiting out its
-// backoff), counts its wait down and offers "Retry now"; a server at
+// back within 2.5 s (it probes, rather than waiting out its backoff), counts
+// its wait down and offers "Retry now"; a server at
 // --maxforks is said to be full, with when the page tries again.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -60,7 +60,7 @@ test('the server away at the first Play: the page plays once it is back, without
 	assert.deepEqual(problems.filter((p) => !NETWORK_NOISE.test(p)), []);
 });
 
-test('after an outage: the wait counts down, "Retry now" tries at once, and a server that is back is heard within about a second', async (t) => {
+test('after an outage: the wait counts down, "Retry now" tries at once, and a server that is back is heard within 2.5 s', async (t) => {
 	const { context, page, problems } = await openPage();
 	t.after(() => context.close());
 	await page.click('#play');
@@ -86,8 +86,11 @@ test('after an outage: the wait counts down, "Retry now" tries at once, and a se
 	assert.match(await page.textContent('#state-detail'), /^cannot reach the server · trying again in \d+ s$/);
 
 	// Back while the next attempt is still seconds away: heard long before it.
-	await until(page, () => window.auralis.session.retryAt - performance.now() > 3000, null,
-		{ timeout: 15000, what: 'a wait of more than 3 s' });
+	// (More than 5 s away: the 8 s wait, in practice. Starting websocketd
+	// took 2.6 s once on a busy machine, and a wait of 3 s was then all but
+	// over when the server was back.)
+	await until(page, () => window.auralis.session.retryAt - performance.now() > 5000, null,
+		{ timeout: 15000, what: 'a wait of more than 5 s' });
 	await server.start();
 	const back = await page.evaluate(() => ({ now: performance.now(), retryAt: window.auralis.session.retryAt }));
 	await until(page, () => window.auralis.stats().state === 'playing', null, { timeout: 10000, what: 'playing again' });
@@ -95,6 +98,9 @@ test('after an outage: the wait counts down, "Retry now" tries at once, and a se
 	const ms = heard - back.now;
 	t.diagnostic(`heard ${Math.round(ms)} ms after the server was back; the backoff would have tried ${Math.round(back.retryAt - back.now)} ms after`);
 	assert.ok(heard < back.retryAt, 'heard before the backoff would have tried again');
+	// The budget: the probe that finds it back within 1.2 s (a second ±20 %),
+	// the spread's 0 to 500 ms, the connection and the first audio (0.3 to
+	// 0.6 s): about 2.2 s at worst. Measured 0.5 to 1.8 s (docs/web-client.md).
 	assert.ok(ms < 2500, `heard ${Math.round(ms)} ms after the server was back`);
 	assert.equal(await page.isVisible('#action'), false, 'nothing to retry now');
 	assert.deepEqual(problems.filter((p) => !NETWORK_NOISE.test(p)), []);
