@@ -266,6 +266,17 @@ export async function openPage(context, url, { viewport } = {}) {
 	return { page, problems };
 }
 
+/**
+ * The page at url in a browser context of its own, closed after test t;
+ * options go to the context (the viewport is 1100×1000 unless given).
+ * Returns { page, problems } as openPage does.
+ */
+export async function openOwn(t, browser, url, options = {}) {
+	const context = await browser.newContext({ viewport: { width: 1100, height: 1000 }, ...options });
+	t.after(() => context.close());
+	return openPage(context, url);
+}
+
 /** Presses Play and waits, 5 s at most, until the page plays and frames have been played. */
 export async function play(page) {
 	await page.click('#play');
