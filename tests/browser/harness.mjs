@@ -214,6 +214,13 @@ export async function stopServerAndBrowser({ server, browser }) {
 	server?.cleanup();
 }
 
+/**
+ * What the browser logs while a server is away, and for failed fetches of
+ * an absent aur-stat: failed WebSocket attempts and failed loads, expected
+ * then and only then (a file that expects more, or less, says its own).
+ */
+export const NETWORK_NOISE = /WebSocket connection to .* failed|Failed to load resource|ERR_CONNECTION_REFUSED/;
+
 export function watchConsole(page) {
 	const problems = [];
 	page.on('console', (m) => {

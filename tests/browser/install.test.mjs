@@ -7,7 +7,7 @@
 // cache; and the note goes once the server is back.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServerAndBrowser, stopServerAndBrowser, until, watchConsole } from './harness.mjs';
+import { NETWORK_NOISE, startServerAndBrowser, stopServerAndBrowser, until, watchConsole } from './harness.mjs';
 
 /*
  * The active service worker's script URL, or null when none is active within
@@ -19,8 +19,6 @@ function workerReady(page) {
 		new Promise((resolve) => setTimeout(() => resolve(null), 10000)),
 	]));
 }
-
-const NETWORK_NOISE = /WebSocket connection to .* failed|Failed to load resource|ERR_CONNECTION_REFUSED/;
 
 let server, browser;
 before(async () => {

@@ -7,9 +7,7 @@
 // is in view at 1366×768.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openPage, play, startServerAndBrowser, stopServerAndBrowser, until } from './harness.mjs';
-
-const NETWORK_NOISE = /WebSocket connection to .* failed|Failed to load resource|ERR_CONNECTION_REFUSED/;
+import { NETWORK_NOISE, openPage, play, startServerAndBrowser, stopServerAndBrowser, until } from './harness.mjs';
 
 let server, browser;
 

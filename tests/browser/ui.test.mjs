@@ -10,12 +10,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-	Server, Stat, freePort, openOwn, play, screenshotPath, startServerAndBrowser, stopServerAndBrowser, until,
+	NETWORK_NOISE, Server, Stat, freePort, openOwn, play, screenshotPath, startServerAndBrowser, stopServerAndBrowser, until,
 } from './harness.mjs';
-
-// The browser logs failed WebSocket attempts while a server is away, and
-// failed fetches of an absent aur-stat: expected, and only then.
-const NETWORK_NOISE = /WebSocket connection to .* failed|Failed to load resource|ERR_CONNECTION_REFUSED/;
 
 let server, browser;
 
