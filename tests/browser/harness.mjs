@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { after, before } from 'node:test';
 import { chromium } from 'playwright-core';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -213,6 +214,23 @@ export async function stopServerAndBrowser({ server, browser }) {
 	await server?.stop();
 	server?.cleanup();
 }
+
+/**
+ * One server and one browser for a test file: started in its `before`,
+ * stopped in its `after`.  Returns { server, browser, open }: the first two
+ * are set once started; open(t, { url, ...options }) opens the listening
+ * page (or url) in a context of its own, as openOwn does.
+ */
+export function serverAndBrowserForFile() {
+	const shared = { server: null, browser: null };
+	before(async () => Object.assign(shared, await startServerAndBrowser()));
+	after(() => stopServerAndBrowser(shared));
+	shared.open = (t, { url = shared.server.url, ...options } = {}) => openOwn(t, shared.browser, url, options);
+	return shared;
+}
+
+/** The page's own figures (window.auralis.stats()). */
+export const stats = (page) => page.evaluate(() => window.auralis.stats());
 
 /**
  * What the browser logs while a server is away, and for failed fetches of

@@ -11,7 +11,7 @@
 // of messages) fits 300 but not 100; 32 (about 55) fits 100 but not 48.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Server, emulateLink, freePort, launchBrowser, openPage, until } from './harness.mjs';
+import { Server, emulateLink, freePort, launchBrowser, openPage, stats, until } from './harness.mjs';
 
 // A slow link may lose a WebSocket handshake now and then: expected.
 const NETWORK_NOISE = /WebSocket connection to .* failed|Failed to load resource/;
@@ -56,7 +56,6 @@ async function listen(t, query, { kbps, latencyMs = 200 }) {
 	return { page, problems, cdp };
 }
 
-const stats = (page) => page.evaluate(() => window.auralis.stats());
 const log = (page) => page.evaluate(() => window.log.join('; '));
 
 /** until(), and what the page did when it fails. */

@@ -6,7 +6,7 @@
 // then given up for PCM, with the music going on.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openPage, startServerAndBrowser, stopServerAndBrowser, until } from './harness.mjs';
+import { openPage, startServerAndBrowser, stats, stopServerAndBrowser, until } from './harness.mjs';
 
 let server, browser;
 
@@ -46,8 +46,6 @@ async function openRecorded(query = '', { seed = null } = {}) {
 	}, seed);
 	return { context, page, problems };
 }
-
-const stats = (page) => page.evaluate(() => window.auralis.stats());
 
 test('the page negotiates Opus, plays it, and receives about 141 kbit/s', async (t) => {
 	const { context, page, problems } = await openRecorded();

@@ -7,24 +7,15 @@
 // for the file; each test opens its page in a context of its own, so that
 // any one of them runs alone
 // (node --test --test-name-pattern=... tests/browser/page.test.mjs).
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-	openOwn, play, startServerAndBrowser, stopServerAndBrowser, until,
+	play, serverAndBrowserForFile, stats, until,
 } from './harness.mjs';
 
-let server, browser;
-
-before(async () => {
-	({ server, browser } = await startServerAndBrowser());
-});
-
-after(() => stopServerAndBrowser({ server, browser }));
-
-/** The listening page (or `url`) in a context of its own (openOwn). */
-const open = (t, { url = server.url, ...options } = {}) => openOwn(t, browser, url, options);
-
-const stats = (page) => page.evaluate(() => window.auralis.stats());
+// One server and one browser for the file; open(t) gives each test its page.
+const shared = serverAndBrowserForFile();
+const { open } = shared;
 
 /**
  * Records, from before Play, what the start looks like: the stats messages
@@ -195,7 +186,7 @@ test('a preset change is acked and its latency shown', async (t) => {
 // the Opus stream (48 kHz) in a 44.1 kHz one.
 for (const [query, source, rate] of [['?codec=pcm&rate=48000', 44100, 48000], ['?codec=opus&rate=44100', 48000, 44100]]) {
 	test(`a ${rate / 1000} kHz AudioContext plays the ${source / 1000} kHz stream at the right speed`, async (t) => {
-		const { page: p, problems } = await open(t, { url: `${server.url}${query}` });
+		const { page: p, problems } = await open(t, { url: `${shared.server.url}${query}` });
 		await play(p);
 		// Past the start, whose reserve may still be settling: a second of music.
 		await until(p, () => window.auralis.stats().framesPlayed > window.auralis.stats().sampleRate, null,

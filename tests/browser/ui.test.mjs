@@ -7,24 +7,15 @@
 // here times a listener (page.test.mjs does), so this file may run beside
 // others.  One server and one browser for the file; each test opens its
 // pages in a context of its own, so that any one of them runs alone.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-	NETWORK_NOISE, Server, Stat, freePort, openOwn, play, screenshotPath, startServerAndBrowser, stopServerAndBrowser, until,
+	NETWORK_NOISE, Server, Stat, freePort, play, screenshotPath, serverAndBrowserForFile, stats, until,
 } from './harness.mjs';
 
-let server, browser;
-
-before(async () => {
-	({ server, browser } = await startServerAndBrowser());
-});
-
-after(() => stopServerAndBrowser({ server, browser }));
-
-/** The listening page (or `url`) in a context of its own (openOwn). */
-const open = (t, { url = server.url, ...options } = {}) => openOwn(t, browser, url, options);
-
-const stats = (page) => page.evaluate(() => window.auralis.stats());
+// One server and one browser for the file; open(t) gives each test its page.
+const shared = serverAndBrowserForFile();
+const { open } = shared;
 
 test('an error is shown in words', async (t) => {
 	const { page } = await open(t);
@@ -116,7 +107,7 @@ test('stopping and restarting the server: the page reconnects and plays again by
 });
 
 test('a shared link starts with its settings, says what it ignored, and Copy link makes one', async (t) => {
-	const { page: tab, problems } = await open(t, { url: `${server.url}?preset=sleep&key=D&mode=dorian&bpm=50&intensity=0.2` });
+	const { page: tab, problems } = await open(t, { url: `${shared.server.url}?preset=sleep&key=D&mode=dorian&bpm=50&intensity=0.2` });
 	assert.equal(await tab.inputValue('#key'), 'D');
 	assert.equal(await tab.inputValue('#mode'), 'dorian');
 	assert.equal(await tab.inputValue('#bpm'), '50');
@@ -135,7 +126,7 @@ test('a shared link starts with its settings, says what it ignored, and Copy lin
 	assert.equal(link.search, '?preset=sleep&key=F%23&mode=dorian&bpm=50&intensity=0.2');
 	assert.match(await tab.textContent('#share-note'), /Link copied|Copy the link/);
 	// Bad values are ignored, with a word each; the good one applies.
-	await tab.goto(`${server.url}?key=H&mode=lydian&bpm=500&intensity=2`, { waitUntil: 'load' });
+	await tab.goto(`${shared.server.url}?key=H&mode=lydian&bpm=500&intensity=2`, { waitUntil: 'load' });
 	await until(tab, () => window.auralis !== undefined, null, { what: 'window.auralis' });
 	assert.equal(await tab.inputValue('#mode'), 'lydian');
 	assert.equal(await tab.inputValue('#key'), 'F#', 'the stored key stays');
@@ -262,11 +253,11 @@ test('on a phone: no wider than the screen, no keys to speak of, and a tagline t
 
 test('the diagnostics page: its figures, its plots in their units, and aur-stat\'s counters', async (t) => {
 	// aur-stat where it is built.
-	const stat = new Stat(server.shm);
+	const stat = new Stat(shared.server.shm);
 	t.after(() => stat.stop());
 	const statUp = await stat.start();
 	if (!statUp) stat.port = await freePort();    // nothing there: the page must say so
-	const { page: debug, problems } = await open(t, { url: `${server.url}debug.html?stat=${encodeURIComponent(stat.url)}`,
+	const { page: debug, problems } = await open(t, { url: `${shared.server.url}debug.html?stat=${encodeURIComponent(stat.url)}`,
 		viewport: { width: 1280, height: 1100 } });
 	await play(debug);
 	// Two changes, for a point or two on the latency plot.
