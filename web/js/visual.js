@@ -13,6 +13,8 @@
 //
 // The numbers (smoothing, hue) are plain functions, tested in Node.
 
+import { KEYS } from './settings.js';
+
 /**
  * Frames a second: slow music needs no more. What a frame costs is mostly
  * the page's frame (the commit, the compositor), whatever the canvas's size,
@@ -38,7 +40,6 @@ export function smoothLevel(drawn, heard) {
 	return drawn + (target - drawn) * (target > drawn ? ATTACK : RELEASE);
 }
 
-const KEY_STEPS = { C: 0, 'C#': 1, D: 2, Eb: 3, E: 4, F: 5, 'F#': 6, G: 7, Ab: 8, A: 9, Bb: 10, B: 11 };
 const MODE_WARMTH = { lydian: 30, ionian: 20, mixolydian: 10, dorian: 0, aeolian: -10, phrygian: -20 };
 
 /**
@@ -47,7 +48,8 @@ const MODE_WARMTH = { lydian: 30, ionian: 20, mixolydian: 10, dorian: 0, aeolian
  * and brighter modes lean warmer.
  */
 export function harmonyHue(key, mode) {
-	const fifths = ((KEY_STEPS[key] ?? 2) * 7) % 12;    // position on the circle of fifths
+	const step = KEYS.indexOf(key);                     // pitch class; D when unknown
+	const fifths = ((step < 0 ? 2 : step) * 7) % 12;    // position on the circle of fifths
 	return 160 + fifths * 7 + (MODE_WARMTH[mode] ?? 0);
 }
 
