@@ -1,5 +1,7 @@
-# scripts/setup.sh - shared by scripts/run and scripts/test: install what is
-# missing from Debian's packages, then build into build/.  Sourced, not run.
+# scripts/setup.sh - shared by scripts/run, scripts/test and the other
+# scripts: install what is missing from Debian's packages, build into build/,
+# start the warm renderer and websocketd, print a script's help.  Sourced,
+# not run.
 
 AURALIS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
@@ -12,6 +14,12 @@ clang libclang-rt-dev chromium iproute2"
 
 # install_missing PACKAGE... - apt-get installs whichever are not installed.
 # As root it installs them; otherwise it prints the command and exits 1.
+# header_help - prints the running script's header comment (from its second
+# line to the first line that is not a comment), its --help.
+header_help() {
+	awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"
+}
+
 install_missing() {
 	local missing=() p
 	for p in "$@"; do
